@@ -1,0 +1,74 @@
+// Every exit status and error walwait can produce, declared in one table.
+//
+// PostgreSQL reads a restore_command's exit status like this (see README): 0 = restored,
+// 1-125 = "not found" (which in archive recovery ENDS RECOVERY AND PROMOTES), > 125 or a
+// signal = FATAL, the server stops. So only a true not-found or a trigger may exit 1, and
+// everything that is neither restored nor not-found must exit above 125.
+
+export const EXIT = {
+  restored: 0,
+  notFound: 1,
+  usage: 200,
+  failure: 201,
+} as const;
+
+export const ERRORS = {
+  usage: { exit: EXIT.usage, what: 'bad command line' },
+  'bad-wal-name': { exit: EXIT.usage, what: 'not a WAL file name' },
+  'bad-config': { exit: EXIT.usage, what: 'invalid configuration' },
+  'target-unwritable': { exit: EXIT.failure, what: 'cannot write the file PostgreSQL asked for' },
+  internal: { exit: EXIT.failure, what: 'unexpected failure' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class WalwaitError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  constructor(code: ErrorCode, message: string, hint?: string) {
+    super(message);
+    this.name = 'WalwaitError';
+    this.code = code;
+    this.hint = hint;
+  }
+}
+
+/** The one place that turns an error into an exit status. */
+export function exitStatusFor(err: unknown): number {
+  if (err instanceof WalwaitError) return ERRORS[err.code].exit;
+  return EXIT.failure;
+}
+
+// errno codes that say "try again later": a mount that is down, a full disk, a busy or flaky
+// filesystem, permissions being fixed. Waiting on them is always safer than answering 1.
+const TRANSIENT_ERRNO = new Set([
+  'ENOENT', 'EACCES', 'EPERM', 'EIO', 'ENOSPC', 'EDQUOT', 'EAGAIN', 'EBUSY', 'EINTR',
+  'ETIMEDOUT', 'ESTALE', 'EMFILE', 'ENFILE', 'ENOMEM', 'EHOSTDOWN', 'ENOTCONN', 'ECONNRESET',
+  'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'EROFS',
+]);
+
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isTransient(err: unknown): boolean {
+  if (err instanceof WalwaitError) return false;
+  const code = errnoCode(err);
+  return code !== undefined && TRANSIENT_ERRNO.has(code);
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export type InterruptReason = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'parent-gone';
+
+/** The wait was ended from outside: a signal, or PostgreSQL's startup process went away. */
+export class Interrupted extends Error {
+  constructor(readonly reason: InterruptReason) {
+    super(reason === 'parent-gone' ? 'the process that started walwait is gone' : `received ${reason}`);
+    this.name = 'Interrupted';
+  }
+}

@@ -1,0 +1,118 @@
+// Option resolution shared by every command: flags, then environment, then the config file,
+// then defaults. Pure functions; the CLI only collects the layers.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { WalwaitError } from './errors.js';
+
+export const LOG_FORMATS = ['text', 'json'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface CommonOptions {
+  archive: string | undefined;
+  trigger: string | undefined;
+  pollInterval: number; // seconds
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+}
+
+type Parser<T> = (raw: unknown, source: string) => T;
+interface Spec<T> { env: string; isPath?: boolean; parse: Parser<T>; fallback: T }
+
+function text(raw: unknown, source: string, key: string): string {
+  if (typeof raw !== 'string' || raw === '') {
+    throw new WalwaitError('bad-config', `${key} from ${source} must be a non-empty string`, `set ${key} to a path or word`);
+  }
+  return raw;
+}
+
+function oneOf<T extends string>(choices: readonly T[], key: string): Parser<T> {
+  return (raw, source) => {
+    const value = text(raw, source, key);
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new WalwaitError('bad-config', `${key} "${value}" from ${source} is not one of ${choices.join(', ')}`, `use one of ${choices.join(', ')}`);
+    }
+    return value as T;
+  };
+}
+
+function seconds(raw: unknown, source: string): number {
+  const value = typeof raw === 'number' ? raw : Number(text(raw, source, 'poll-interval'));
+  if (!Number.isFinite(value) || value <= 0 || value > 3600) {
+    throw new WalwaitError('bad-config', `poll-interval "${String(raw)}" from ${source} is not a number of seconds between 0 and 3600`, 'use e.g. --poll-interval 1 (seconds; fractions allowed)');
+  }
+  return value;
+}
+
+const SPECS: { [K in keyof CommonOptions]: Spec<CommonOptions[K]> } = {
+  archive: { env: 'WALWAIT_ARCHIVE', isPath: true, parse: (r, s) => text(r, s, 'archive'), fallback: undefined },
+  trigger: { env: 'WALWAIT_TRIGGER', isPath: true, parse: (r, s) => text(r, s, 'trigger'), fallback: undefined },
+  pollInterval: { env: 'WALWAIT_POLL_INTERVAL', parse: seconds, fallback: 1 },
+  logFormat: { env: 'WALWAIT_LOG_FORMAT', parse: oneOf(LOG_FORMATS, 'log-format'), fallback: 'text' },
+  logLevel: { env: 'WALWAIT_LOG_LEVEL', parse: oneOf(LOG_LEVELS, 'log-level'), fallback: 'info' },
+};
+
+const KEYS = Object.keys(SPECS) as (keyof CommonOptions)[];
+const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+export interface ConfigFile { path: string; values: Record<string, unknown> }
+
+export interface OptionLayers {
+  flags: Partial<Record<keyof CommonOptions, unknown>>;
+  env: Record<string, string | undefined>;
+  config?: ConfigFile | undefined;
+  cwd?: string;
+}
+
+/** Merge the layers: flags, then environment, then config file, then defaults. */
+export function resolveOptions(layers: OptionLayers): CommonOptions {
+  const cwd = layers.cwd ?? process.cwd();
+  const out: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const spec = SPECS[key] as Spec<unknown>;
+    const flag = layers.flags[key];
+    const env = layers.env[spec.env];
+    const conf = layers.config?.values[key];
+    let value: unknown;
+    let base = cwd;
+    if (flag !== undefined) value = spec.parse(flag, `--${kebab(key)}`);
+    else if (env !== undefined && env !== '') value = spec.parse(env, spec.env);
+    else if (conf !== undefined && layers.config) {
+      value = spec.parse(conf, layers.config.path);
+      base = dirname(resolve(cwd, layers.config.path)); // paths in a config file are relative to it
+    } else value = spec.fallback;
+    out[key] = spec.isPath && typeof value === 'string' ? resolve(base, value) : value;
+  }
+  return out as unknown as CommonOptions;
+}
+
+/** Read a JSON config file. Keys may be written like the flags (poll-interval) or camelCase. */
+export function loadConfigFile(path: string, required: boolean, extraKeys: readonly string[] = []): ConfigFile | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new WalwaitError('bad-config', `cannot read config file ${path}: ${(err as Error).message}`, 'fix the path given to --config or the file permissions');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new WalwaitError('bad-config', `config file ${path} is not valid JSON: ${(err as Error).message}`, 'fix the file: it holds one JSON object such as {"archive": "/mnt/wal"}');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new WalwaitError('bad-config', `config file ${path} must hold a JSON object`, 'write it as {"archive": "/mnt/wal", "trigger": "/tmp/walwait.trigger"}');
+  }
+  const known = [...KEYS, ...extraKeys];
+  const values: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    const key = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (!known.includes(key)) {
+      throw new WalwaitError('bad-config', `config file ${path} has an unknown key "${name}"`, `use only: ${known.map(kebab).join(', ')}`);
+    }
+    values[key] = value;
+  }
+  return { path, values };
+}

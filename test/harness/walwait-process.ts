@@ -1,0 +1,58 @@
+// Run bin/walwait as a child process the way PostgreSQL does, and watch what it logs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const WALWAIT_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'walwait');
+
+export interface WalwaitRun {
+  child: ChildProcess;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Resolves when the process has ended. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; ms: number }>;
+  /** Resolves when stderr contains `pattern`. Rejects if the process ends first. */
+  logged(pattern: RegExp | string): Promise<void>;
+}
+
+export function runWalwait(args: string[], opts: { cwd: string; env?: Record<string, string> }): WalwaitRun {
+  const started = performance.now();
+  // Through env(1): tap injects its loaders into every child's NODE_OPTIONS, and walwait must
+  // run as PostgreSQL would run it. env execs, so the child's pid is walwait's.
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, WALWAIT_BIN, ...args], {
+    cwd: opts.cwd,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...opts.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  const listeners = new Set<() => void>();
+  let ended = false;
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+    for (const l of listeners) l();
+  });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; ms: number }>((resolve) => {
+    child.on('close', (code, signal) => {
+      const ms = performance.now() - started;
+      ended = true;
+      resolve({ code, signal, stderr: err, ms });
+      for (const l of listeners) l();
+    });
+  });
+  const logged = (pattern: RegExp | string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const test = (): void => {
+        const hit = typeof pattern === 'string' ? err.includes(pattern) : pattern.test(err);
+        if (hit) {
+          listeners.delete(test);
+          resolve();
+        } else if (ended) {
+          listeners.delete(test);
+          reject(new Error(`walwait ended without logging ${String(pattern)}; stderr:\n${err}`));
+        }
+      };
+      listeners.add(test);
+      test();
+    });
+  return { child, stderr: () => err, done, logged };
+}

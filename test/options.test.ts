@@ -1,0 +1,53 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile, resolveOptions } from '../lib/options.js';
+
+const cwd = '/data';
+
+t.test('defaults', async (t) => {
+  const o = resolveOptions({ flags: {}, env: {}, cwd });
+  t.same(o, { archive: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info' });
+});
+
+t.test('precedence: flags, then environment, then config file, then defaults', async (t) => {
+  const config = { path: '/etc/walwait/walwait.json', values: { archive: 'conf-arch', pollInterval: 3, logLevel: 'debug', logFormat: 'json' } };
+  const env = { WALWAIT_ARCHIVE: '/env/arch', WALWAIT_POLL_INTERVAL: '2' };
+  const o = resolveOptions({ flags: { archive: 'flag-arch' }, env, config, cwd });
+  t.equal(o.archive, '/data/flag-arch', 'flag wins, relative to the working directory');
+  t.equal(o.pollInterval, 2, 'environment beats config');
+  t.equal(o.logLevel, 'debug', 'config beats default');
+  const noFlag = resolveOptions({ flags: {}, env, config, cwd });
+  t.equal(noFlag.archive, '/env/arch', 'environment beats config');
+  const onlyConf = resolveOptions({ flags: {}, env: {}, config, cwd });
+  t.equal(onlyConf.archive, '/etc/walwait/conf-arch', 'config paths are relative to the config file');
+  t.equal(onlyConf.pollInterval, 3);
+});
+
+t.test('an empty environment variable does not count', async (t) => {
+  t.equal(resolveOptions({ flags: {}, env: { WALWAIT_ARCHIVE: '' }, cwd }).archive, undefined);
+});
+
+t.test('bad values are usage errors naming the source', async (t) => {
+  const bad = (layers: Parameters<typeof resolveOptions>[0], re: RegExp) =>
+    t.throws(() => resolveOptions(layers), { name: 'WalwaitError', code: 'bad-config', message: re });
+  bad({ flags: { pollInterval: 'soon' }, env: {}, cwd }, /poll-interval "soon" from --poll-interval/);
+  bad({ flags: { pollInterval: '0' }, env: {}, cwd }, /poll-interval/);
+  bad({ flags: {}, env: { WALWAIT_LOG_FORMAT: 'xml' }, cwd }, /log-format "xml" from WALWAIT_LOG_FORMAT/);
+  bad({ flags: {}, env: {}, config: { path: 'c.json', values: { archive: 42 } }, cwd }, /archive from c.json/);
+});
+
+t.test('config file loading', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'walwait-opt-'));
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  t.equal(loadConfigFile(join(dir, 'absent.json'), false), undefined, 'optional and absent');
+  t.throws(() => loadConfigFile(join(dir, 'absent.json'), true), /cannot read config file/);
+  t.same(loadConfigFile(file('ok.json', '{"archive": "/a", "poll-interval": 0.5, "logLevel": "warn"}'), true)?.values, { archive: '/a', pollInterval: 0.5, logLevel: 'warn' });
+  t.throws(() => loadConfigFile(file('bad.json', '{"archive": '), true), /not valid JSON/);
+  t.throws(() => loadConfigFile(file('arr.json', '[]'), true), /must hold a JSON object/);
+  t.throws(() => loadConfigFile(file('typo.json', '{"archve": "/a"}'), true), /unknown key "archve"/);
+});

@@ -1,0 +1,89 @@
+// Building blocks for the walwait end-to-end tests: a standby fed by walwait from an archive
+// that the test fills by "shipping" files from the primary's archive, so each test decides
+// exactly which segments the standby can see and when.
+import { copyFile, readdir, rename, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { Cluster, chownToRunAs, makeTempDir, shellQuote, walwaitBin, waitUntil } from '../harness/postgres.js'
+
+export interface Standby {
+  server: Cluster
+  archive: string
+  trigger: string
+  /** Copy every file of the primary's archive that the standby's archive lacks (atomically). */
+  ship(): Promise<string[]>
+  /** The walwait lines of the standby's server log. */
+  walwaitLog(): string[]
+}
+
+export function walwaitRestoreCommand(args: string): string {
+  return `${shellQuote(walwaitBin())} %f %p ${args}`
+}
+
+export async function shipFiles(from: string, to: string, only?: (name: string) => boolean): Promise<string[]> {
+  const have = new Set(await readdir(to))
+  const shipped: string[] = []
+  for (const name of (await readdir(from)).sort()) {
+    if (have.has(name) || name.endsWith('.tmp') || (only && !only(name))) continue
+    await copyFile(join(from, name), join(to, `${name}.shipping`))
+    await chownToRunAs(join(to, `${name}.shipping`)) // PostgreSQL archives with mode 0600
+    await rename(join(to, `${name}.shipping`), join(to, name))
+    shipped.push(name)
+  }
+  return shipped
+}
+
+export async function makeWalwaitStandby(
+  primary: Cluster,
+  primaryArchive: string,
+  label: string,
+  opts: { prefetch?: boolean; args?: string; ship?: boolean } = {},
+): Promise<Standby> {
+  const archive = await makeTempDir(`${label}-arch`)
+  const server = await primary.baseBackup(await makeTempDir(label))
+  const trigger = join(server.dir, 'walwait.trigger')
+  const settings: Record<string, string> = { recovery_target_timeline: 'latest' }
+  if (primary.major >= 15) settings.recovery_prefetch = opts.prefetch ? 'try' : 'off'
+  await server.makeStandby({
+    restoreCommand: walwaitRestoreCommand(opts.args ?? `--archive ${shellQuote(archive)} --trigger ${shellQuote(trigger)}`),
+    settings,
+  })
+  const standby: Standby = {
+    server,
+    archive,
+    trigger,
+    ship: () => shipFiles(primaryArchive, archive),
+    walwaitLog: () => server.serverLog().split('\n').filter((l) => l.startsWith('walwait:')),
+  }
+  if (opts.ship !== false) await standby.ship()
+  return standby
+}
+
+export async function count(server: Cluster): Promise<number> {
+  const [row] = await server.query<{ n: number }>('select count(*)::int as n from t')
+  return row?.n ?? -1
+}
+
+/** Insert `rows` rows on the primary, close the segment and wait until it is archived. */
+export async function commitSegment(primary: Cluster, primaryArchive: string, rows: number): Promise<string> {
+  await primary.query('insert into t (v) select g from generate_series(1, $1) g', [rows])
+  const segment = await primary.switchWal()
+  await primary.waitArchived(segment, primaryArchive)
+  return segment
+}
+
+export async function writeTrigger(standby: Standby, content: string): Promise<void> {
+  await writeFile(`${standby.trigger}.new`, content)
+  await rename(`${standby.trigger}.new`, standby.trigger)
+}
+
+export async function waitPromoted(server: Cluster, timeoutMs = 60_000): Promise<void> {
+  await waitUntil(async () => (await server.canConnect()) && !(await server.isInRecovery()), { what: 'the standby to leave recovery', timeoutMs })
+}
+
+export async function waitConnectable(server: Cluster, timeoutMs = 60_000): Promise<void> {
+  await waitUntil(() => server.canConnect(), { what: 'the standby to accept connections', timeoutMs })
+}
+
+export const timelineHistoryExists = (server: Cluster, tli: number): boolean =>
+  existsSync(join(server.dataDir, 'pg_wal', `${tli.toString(16).toUpperCase().padStart(8, '0')}.history`))

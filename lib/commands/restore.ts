@@ -87,11 +87,11 @@ function auxiliaryStep(name: WalName, archive: DirectoryArchive, opts: RestoreOp
 
 function segmentStep(name: WalName, archive: DirectoryArchive, opts: RestoreOptions, ctx: RunContext): () => Promise<Step> {
   const dataDir = opts.dataDir ?? process.cwd();
-  const started = Date.now();
+  let firstMiss: number | undefined; // when we first had to wait
+  let announcedWait = false;
   const notes = new RateLimitedLog(REPEAT_LOG_MS);
   let identity: ClusterIdentity | undefined;
   let lastSize: number | undefined;
-  let warnedPrefetch = false;
 
   return async () => {
     if (!identity) {
@@ -113,8 +113,8 @@ function segmentStep(name: WalName, archive: DirectoryArchive, opts: RestoreOpti
       if (!problem) {
         try {
           const bytes = await archive.copyTo(name.name, opts.target, { expectSize: probe.size, beforeRename: () => throwIfAborted(ctx.signal) });
-          const waited = (Date.now() - started) / 1000;
-          const after = waited >= 0.1 ? ` after waiting ${waited.toFixed(1)} s` : '';
+          const waited = firstMiss === undefined ? 0 : (Date.now() - firstMiss) / 1000;
+          const after = firstMiss === undefined ? '' : ` after waiting ${waited.toFixed(waited < 1 ? 2 : 1)} s`;
           ctx.log.info({ walfile: name.name, bytes, waitedSeconds: waited }, `restored ${name.name} (${formatBytes(bytes)})${after}`);
           return { exit: EXIT.restored };
         } catch (err) {
@@ -128,6 +128,7 @@ function segmentStep(name: WalName, archive: DirectoryArchive, opts: RestoreOpti
         if (incomplete) ctx.log.info({ walfile: name.name, problem: problem.code }, `waiting for ${name.name} to be complete: ${problem.message}`);
         else ctx.log.warn({ walfile: name.name, problem: problem.code, hint: problem.hint }, `not restoring ${name.name}: ${problem.message}`);
       }
+      firstMiss ??= Date.now();
       const growing = incomplete && lastSize !== undefined && probe.size !== lastSize;
       lastSize = probe.size;
       if (trigger?.mode === 'smart' && !growing) {
@@ -141,8 +142,9 @@ function segmentStep(name: WalName, archive: DirectoryArchive, opts: RestoreOpti
       ctx.log.info({ walfile: name.name, trigger: 'smart' }, `smart trigger ${opts.trigger} found and ${name.name} is not in the archive: ending recovery`);
       return { exit: EXIT.notFound };
     }
-    if (!warnedPrefetch) {
-      warnedPrefetch = true;
+    if (!announcedWait) {
+      announcedWait = true;
+      firstMiss ??= Date.now();
       ctx.log.debug({ walfile: name.name }, `waiting for ${name.name} in ${archive.describe()}`);
       if (prefetchStallsReplay(identity.major, dataDir)) {
         ctx.log.warn(
@@ -151,7 +153,7 @@ function segmentStep(name: WalName, archive: DirectoryArchive, opts: RestoreOpti
         );
       }
     }
-    const waitedMs = Date.now() - started;
+    const waitedMs = Date.now() - (firstMiss ?? Date.now());
     if (waitedMs >= STILL_WAITING_FIRST_MS && notes.shouldLog('still-waiting')) {
       ctx.log.info({ walfile: name.name, waitedSeconds: Math.round(waitedMs / 1000) }, `still waiting for ${name.name} (${Math.round(waitedMs / 1000)} s)`);
     }

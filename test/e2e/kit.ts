@@ -37,9 +37,11 @@ export async function makeWalwaitStandby(
   primary: Cluster,
   primaryArchive: string,
   label: string,
-  opts: { prefetch?: boolean; args?: string; ship?: boolean } = {},
+  opts: { prefetch?: boolean; args?: string; ship?: boolean; readPrimaryArchive?: boolean } = {},
 ): Promise<Standby> {
-  const archive = await makeTempDir(`${label}-arch`)
+  // Normally the standby reads an archive of its own that the test fills by shipping; with
+  // readPrimaryArchive it reads the primary's archive directly, as a real deployment does.
+  const archive = opts.readPrimaryArchive ? primaryArchive : await makeTempDir(`${label}-arch`)
   const server = await primary.baseBackup(await makeTempDir(label))
   const trigger = join(server.dir, 'walwait.trigger')
   const settings: Record<string, string> = { recovery_target_timeline: 'latest' }
@@ -52,7 +54,7 @@ export async function makeWalwaitStandby(
     server,
     archive,
     trigger,
-    ship: () => shipFiles(primaryArchive, archive),
+    ship: async () => (opts.readPrimaryArchive ? [] : shipFiles(primaryArchive, archive)),
     walwaitLog: () => server.serverLog().split('\n').filter((l) => l.startsWith('walwait:')),
   }
   if (opts.ship !== false) await standby.ship()

@@ -190,6 +190,33 @@ t.test('walwait exits when the process that ran it dies', async (t) => {
   t.comment(`walwait exited ${(performance.now() - killedAt).toFixed(0)} ms after its parent was killed`);
 });
 
+t.test('an unreachable archive is waited on, never answered with "not found"', async (t) => {
+  const s = setup();
+  const missing = join(s.root, 'not-mounted-yet');
+  const history = runWalwait(['00000002.history', 'pg_wal/RECOVERYHISTORY', '-a', missing, '--poll-interval', '0.1'], { cwd: s.data });
+  const segment = runWalwait([SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', missing, '--poll-interval', '0.1'], { cwd: s.data });
+  await history.logged(/WARNING: cannot read the archive .*ENOENT.*; retrying/);
+  await segment.logged(/WARNING: cannot read the archive .*ENOENT.*; retrying/);
+  mkdirSync(`${missing}.tmp`);
+  writeFileSync(join(`${missing}.tmp`, SEGMENT), segmentBytes());
+  renameSync(`${missing}.tmp`, missing); // the mount comes back, with the segment in it
+  const h = await history.done;
+  t.equal(h.code, 1, 'the history probe gets its answer once the archive is readable: absent');
+  const r = await segment.done;
+  t.equal(r.code, 0, 'the segment is restored');
+  t.ok(readFileSync(s.target).equals(segmentBytes()));
+});
+
+t.test('JSON logs', async (t) => {
+  const s = setup();
+  s.put(SEGMENT, segmentBytes());
+  const r = await s.run(SEGMENT, '--log-format', 'json').done;
+  t.equal(r.code, 0);
+  const record = JSON.parse(r.stderr.trim().split('\n').at(-1) ?? '{}');
+  t.match(record, { level: 30, walfile: SEGMENT, bytes: facts.segSize, msg: `restored ${SEGMENT} (1 MiB)` });
+  t.type(record.time, 'string');
+});
+
 t.test('the PostgreSQL 15+ prefetch warning', async (t) => {
   const s = setup('# recovery_prefetch left at its default (try)\n');
   const run = s.run(SEGMENT);

@@ -2,10 +2,9 @@
 // PostgreSQL major: replay as segments arrive, smart and fast triggers, incomplete and foreign
 // segments, a bad flag, and the PostgreSQL 15+ recovery_prefetch stall.
 import t from 'tap'
-import { readFile, rename, writeFile } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Cluster, cleanupTempDirs, majorsUnderTest, makeTempDir, shellQuote, stopAllClusters, waitUntil } from '../harness/postgres.js'
+import { Cluster, cleanupTempDirs, majorsUnderTest, makeTempDir, runAs, shellQuote, stopAllClusters, waitUntil } from '../harness/postgres.js'
 import { parseWalName, segmentFileName, segmentNumber } from '../../lib/wal/names.js'
 import { commitSegment, count, makeWalwaitStandby, walwaitRestoreCommand, shipFiles, timelineHistoryExists, waitConnectable, waitPromoted, writeTrigger } from './kit.js'
 
@@ -104,8 +103,17 @@ for (const major of majors) {
       t.equal(await count(sb.server), before, 'a foreign segment is not replayed')
       t.ok(await sb.server.isInRecovery(), 'and the standby did not promote')
 
-      await writeFile(join(sb.archive, `${segment}.good`), bytes)
-      await rename(join(sb.archive, `${segment}.good`), join(sb.archive, segment))
+      if (runAs()) {
+        // A file the server's user may not read (a wrong umask on the archive host): wait, do not promote.
+        await writeFile(join(sb.archive, `${segment}.locked`), bytes, { mode: 0o600 })
+        await rename(join(sb.archive, `${segment}.locked`), join(sb.archive, segment))
+        await waitUntil(() => sb.walwaitLog().some((l) => l.includes('cannot read the archive') && l.includes('EACCES')), { what: 'walwait to report EACCES' })
+        t.ok(await sb.server.isInRecovery(), 'an unreadable segment is retried: no promotion')
+        await chmod(join(sb.archive, segment), 0o644)
+      } else {
+        await writeFile(join(sb.archive, `${segment}.good`), bytes)
+        await rename(join(sb.archive, `${segment}.good`), join(sb.archive, segment))
+      }
       await waitUntil(async () => (await count(sb.server)) === before + 10, { what: 'the real segment to replay', timeoutMs: 15_000 })
       t.pass('the real segment replays once it is there')
     })

@@ -2,11 +2,12 @@
 // parent watch, lazy-loads the one command module it needs, and is the only place where an
 // error becomes an exit status.
 import { unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { removeTemporariesSync } from './archive/atomic-file.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
 import { createLog, type Log } from './log.js';
-import { loadConfigFile, resolveOptions, LOG_FORMATS, LOG_LEVELS, type CommonOptions } from './options.js';
+import { loadConfigFile, resolveOptions, LOG_FORMATS, LOG_LEVELS, MODES, type CommonOptions } from './options.js';
 import { watchParent } from './parent.js';
 
 const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery standby on any status 1-125):
@@ -17,29 +18,44 @@ const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery
   killed by SIGTERM/SIGINT (SIGQUIT: exit 131) when the server shuts down
 Transient errors (archive unreachable, disk full, I/O errors) are retried, never answered with 1.`;
 
+type Command = 'restore' | 'promote' | 'pg_standby';
+
 interface Parsed {
-  command: 'restore';
+  command: Command;
   args: Record<string, unknown>;
 }
 
 function parseArgv(argv: string[]): Parsed | undefined {
+  // pg_standby's command line is getopt-style, not yargs': it gets its own parser.
+  if (argv[0] === 'pg_standby') return { command: 'pg_standby', args: { argv: argv.slice(1) } };
   let parsed: Parsed | undefined;
-  const restoreCommand = (y: ReturnType<typeof yargs>) =>
-    y
-      .positional('walfile', { type: 'string', describe: 'file PostgreSQL wants (%f)' })
-      .positional('target', { type: 'string', describe: 'where to put it (%p)' });
+  const select = (command: Command) => (args: Record<string, unknown>) => void (parsed = { command, args });
   yargs(argv)
     .scriptName('walwait')
     .usage("$0 [restore] <walfile> <target>\n\nWaits for WAL in an archive and restores it for a PostgreSQL standby:\n  restore_command = 'walwait %f %p'")
-    .command(['restore <walfile> <target>', '$0 <walfile> <target>'], 'restore one WAL file (the default command)', restoreCommand, (args) => {
-      parsed = { command: 'restore', args };
-    })
+    .command(['restore <walfile> <target>', '$0 <walfile> <target>'], 'restore one WAL file (the default command)', (y) =>
+      y
+        .positional('walfile', { type: 'string', describe: 'file PostgreSQL wants (%f)' })
+        .positional('target', { type: 'string', describe: 'where to put it (%p)' })
+        .option('max-wait', { type: 'string', describe: 'end recovery (as a fast trigger) after this many seconds without the wanted segment; 0 = never (default)' })
+        .option('partial-dir', { type: 'string', describe: "a real-time archive's directory with <segment>.partial files, served at a smart failover" })
+        .option('mode', { choices: MODES, describe: 'auto (default): standby if standby.signal exists; archive: wait; standby: wait briefly, promote on a trigger' })
+        .option('standby-wait', { type: 'string', describe: 'standby mode: seconds to wait for a segment before answering "not found" (default 1)' }),
+      select('restore'))
+    .command('promote', 'write the trigger file: end recovery (smart by default)', (y) =>
+      y
+        .option('fast', { type: 'boolean', describe: 'end recovery now instead of after all archived WAL' })
+        .option('pgdata', { alias: 'D', type: 'string', describe: "the standby's data directory (default: the working directory)" })
+        .option('wait', { type: 'string', describe: 'wait until the server has left recovery (default 60 s), print the new timeline' })
+        .option('clear', { type: 'boolean', describe: "remove the trigger (for recovery_end_command = 'walwait promote --clear')" }),
+      select('promote'))
+    .command('pg_standby', "pg_standby's command line, for migrations: walwait pg_standby [options] ARCHIVE %f %p [%r]")
     .option('archive', { alias: 'a', type: 'string', describe: 'archive directory (env WALWAIT_ARCHIVE)' })
     .option('trigger', { alias: 't', type: 'string', describe: 'trigger file: "fast" ends recovery now; empty or "smart" after restoring all archived WAL' })
     .option('poll-interval', { type: 'string', describe: 'seconds between fallback polls, for filesystems without change events such as NFS (default 1)' })
     .option('log-format', { choices: LOG_FORMATS, describe: 'text (default) or json' })
     .option('log-level', { choices: LOG_LEVELS, describe: 'default info' })
-    .option('config', { type: 'string', describe: 'JSON file with the same keys (default: walwait.json in the working directory, if present)' })
+    .option('config', { type: 'string', describe: 'JSON file with the same keys (default: walwait.json in the data directory, if present)' })
     .epilogue(`${EXIT_STATUS_HELP}\n\nPrecedence: flags, then WALWAIT_* environment variables, then the config file, then defaults.`)
     .strict()
     .exitProcess(false)
@@ -54,24 +70,20 @@ function parseArgv(argv: string[]): Parsed | undefined {
   return parsed;
 }
 
-function commonOptions(args: Record<string, unknown>): CommonOptions {
-  const config = typeof args.config === 'string' ? loadConfigFile(args.config, true) : loadConfigFile('walwait.json', false);
-  return resolveOptions({
-    flags: {
-      archive: args.archive,
-      trigger: args.trigger,
-      pollInterval: args.pollInterval,
-      logFormat: args.logFormat,
-      logLevel: args.logLevel,
-    },
-    env: process.env,
-    config,
-  });
+/** Option layers for any command: its flags, the environment, and walwait.json (in `dir`, or --config). */
+export function commonOptions(flags: Record<string, unknown>, dir = '.'): CommonOptions {
+  const config = typeof flags.config === 'string' ? loadConfigFile(flags.config, true) : loadConfigFile(join(dir, 'walwait.json'), false);
+  const pick = (key: keyof CommonOptions) => flags[key];
+  const keys: (keyof CommonOptions)[] = ['archive', 'trigger', 'pollInterval', 'logFormat', 'logLevel', 'maxWait', 'partialDir', 'mode', 'standbyWait'];
+  return resolveOptions({ flags: Object.fromEntries(keys.map((k) => [k, pick(k)])), env: process.env, config });
 }
 
-/** Abort on SIGTERM/SIGINT/SIGQUIT or when PostgreSQL's startup process goes away. */
-function interruptions(): { signal: AbortSignal; dispose: () => void } {
+/** Abort on SIGTERM/SIGINT/SIGQUIT or when PostgreSQL's startup process goes away; SIGUSR1 = fast failover. */
+function interruptions(): { signal: AbortSignal; failover: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
+  const failover = new AbortController();
+  const onUsr1 = (): void => failover.abort('SIGUSR1');
+  process.on('SIGUSR1', onUsr1);
   const signals = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
   const handlers = signals.map((sig) => {
     const handler = (): void => controller.abort(sig);
@@ -83,8 +95,10 @@ function interruptions(): { signal: AbortSignal; dispose: () => void } {
   timer.unref();
   return {
     signal: controller.signal,
+    failover: failover.signal,
     dispose: () => {
       clearInterval(timer);
+      process.off('SIGUSR1', onUsr1);
       for (const [sig, handler] of handlers) process.off(sig, handler);
     },
   };
@@ -100,14 +114,26 @@ function dieBySignal(sig: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'): number {
 
 export async function main(argv: string[]): Promise<number> {
   let log: Log = createLog();
-  const { signal, dispose } = interruptions();
+  const { signal, failover, dispose } = interruptions();
   try {
     const parsed = parseArgv(argv);
     if (!parsed) return EXIT.restored; // --help or --version was printed
-    const options = commonOptions(parsed.args);
+    const { args } = parsed;
+    if (parsed.command === 'pg_standby') {
+      const { pgStandby } = await import('./commands/pg-standby.js');
+      return await pgStandby(args.argv as string[], { log, signal, failover });
+    }
+    const dataDir = typeof args.pgdata === 'string' ? resolve(args.pgdata) : process.cwd();
+    const options = commonOptions(args, dataDir);
     log = createLog(options.logFormat, options.logLevel);
+    if (parsed.command === 'promote') {
+      const { promote } = await import('./commands/promote.js');
+      const wait = args.wait === undefined ? undefined : args.wait === '' ? 60 : Number(args.wait);
+      if (wait !== undefined && !(wait > 0)) throw new WalwaitError('usage', `--wait "${String(args.wait)}" is not a number of seconds`, 'use e.g. --wait 60');
+      return await promote({ trigger: options.trigger, dataDir, fast: args.fast === true, waitSeconds: wait, clear: args.clear === true }, { log, signal });
+    }
     const { restore } = await import('./commands/restore.js');
-    return await restore({ ...options, walfile: String(parsed.args.walfile ?? ''), target: String(parsed.args.target ?? '') }, { log, signal });
+    return await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, { log, signal, failover });
   } catch (err) {
     if (err instanceof Interrupted) {
       log.info({ reason: err.reason }, `stopping: ${err.message}`);

@@ -10,6 +10,7 @@ export const EXIT = {
   notFound: 1,
   usage: 200,
   failure: 201,
+  timeout: 202,
 } as const;
 
 export const ERRORS = {
@@ -17,6 +18,8 @@ export const ERRORS = {
   'bad-wal-name': { exit: EXIT.usage, what: 'not a WAL file name' },
   'bad-config': { exit: EXIT.usage, what: 'invalid configuration' },
   'target-unwritable': { exit: EXIT.failure, what: 'cannot write the file PostgreSQL asked for' },
+  'trigger-unwritable': { exit: EXIT.failure, what: 'cannot write the trigger file' },
+  timeout: { exit: EXIT.timeout, what: 'timed out' },
   internal: { exit: EXIT.failure, what: 'unexpected failure' },
 } as const;
 

@@ -6,7 +6,9 @@ import { WalwaitError } from './errors.js';
 
 export const LOG_FORMATS = ['text', 'json'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const MODES = ['auto', 'archive', 'standby'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+export type Mode = (typeof MODES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface CommonOptions {
@@ -15,6 +17,10 @@ export interface CommonOptions {
   pollInterval: number; // seconds
   logFormat: LogFormat;
   logLevel: LogLevel;
+  maxWait: number; // seconds, 0 = forever
+  partialDir: string | undefined;
+  mode: Mode;
+  standbyWait: number; // seconds
 }
 
 type Parser<T> = (raw: unknown, source: string) => T;
@@ -37,20 +43,29 @@ function oneOf<T extends string>(choices: readonly T[], key: string): Parser<T> 
   };
 }
 
-function seconds(raw: unknown, source: string): number {
-  const value = typeof raw === 'number' ? raw : Number(text(raw, source, 'poll-interval'));
-  if (!Number.isFinite(value) || value <= 0 || value > 3600) {
-    throw new WalwaitError('bad-config', `poll-interval "${String(raw)}" from ${source} is not a number of seconds between 0 and 3600`, 'use e.g. --poll-interval 1 (seconds; fractions allowed)');
-  }
-  return value;
+/** A number of seconds up to `max`; `allowZero` for settings where 0 means "never". */
+function seconds(key: string, allowZero: boolean, max: number, example: string): Parser<number> {
+  return (raw, source) => {
+    const value = typeof raw === 'number' ? raw : Number(text(raw, source, key));
+    const tooSmall = allowZero ? value < 0 : value <= 0;
+    if (!Number.isFinite(value) || tooSmall || value > max) {
+      const range = `${allowZero ? 'from 0' : 'above 0'} up to ${max}`;
+      throw new WalwaitError('bad-config', `${key} "${String(raw)}" from ${source} is not a number of seconds ${range}`, `use e.g. --${key} ${example} (seconds; fractions allowed)`);
+    }
+    return value;
+  };
 }
 
 const SPECS: { [K in keyof CommonOptions]: Spec<CommonOptions[K]> } = {
   archive: { env: 'WALWAIT_ARCHIVE', isPath: true, parse: (r, s) => text(r, s, 'archive'), fallback: undefined },
   trigger: { env: 'WALWAIT_TRIGGER', isPath: true, parse: (r, s) => text(r, s, 'trigger'), fallback: undefined },
-  pollInterval: { env: 'WALWAIT_POLL_INTERVAL', parse: seconds, fallback: 1 },
+  pollInterval: { env: 'WALWAIT_POLL_INTERVAL', parse: seconds('poll-interval', false, 3600, '1'), fallback: 1 },
   logFormat: { env: 'WALWAIT_LOG_FORMAT', parse: oneOf(LOG_FORMATS, 'log-format'), fallback: 'text' },
   logLevel: { env: 'WALWAIT_LOG_LEVEL', parse: oneOf(LOG_LEVELS, 'log-level'), fallback: 'info' },
+  maxWait: { env: 'WALWAIT_MAX_WAIT', parse: seconds('max-wait', true, 31_536_000, '600'), fallback: 0 },
+  partialDir: { env: 'WALWAIT_PARTIAL_DIR', isPath: true, parse: (r, s) => text(r, s, 'partial-dir'), fallback: undefined },
+  mode: { env: 'WALWAIT_MODE', parse: oneOf(MODES, 'mode'), fallback: 'auto' },
+  standbyWait: { env: 'WALWAIT_STANDBY_WAIT', parse: seconds('standby-wait', true, 3600, '1'), fallback: 1 },
 };
 
 const KEYS = Object.keys(SPECS) as (keyof CommonOptions)[];

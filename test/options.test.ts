@@ -8,7 +8,7 @@ const cwd = '/data';
 
 t.test('defaults', async (t) => {
   const o = resolveOptions({ flags: {}, env: {}, cwd });
-  t.same(o, { archive: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info' });
+  t.same(o, { archive: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info', maxWait: 0, partialDir: undefined, mode: 'auto', standbyWait: 1 });
 });
 
 t.test('precedence: flags, then environment, then config file, then defaults', async (t) => {
@@ -25,6 +25,12 @@ t.test('precedence: flags, then environment, then config file, then defaults', a
   t.equal(onlyConf.pollInterval, 3);
 });
 
+t.test('zero is "never" for max-wait and "at once" for standby-wait', async (t) => {
+  const o = resolveOptions({ flags: { maxWait: '0', standbyWait: '0' }, env: {}, cwd });
+  t.equal(o.maxWait, 0);
+  t.equal(o.standbyWait, 0);
+});
+
 t.test('an empty environment variable does not count', async (t) => {
   t.equal(resolveOptions({ flags: {}, env: { WALWAIT_ARCHIVE: '' }, cwd }).archive, undefined);
 });
@@ -33,7 +39,9 @@ t.test('bad values are usage errors naming the source', async (t) => {
   const bad = (layers: Parameters<typeof resolveOptions>[0], re: RegExp) =>
     t.throws(() => resolveOptions(layers), { name: 'WalwaitError', code: 'bad-config', message: re });
   bad({ flags: { pollInterval: 'soon' }, env: {}, cwd }, /poll-interval "soon" from --poll-interval/);
-  bad({ flags: { pollInterval: '0' }, env: {}, cwd }, /poll-interval/);
+  bad({ flags: { pollInterval: '0' }, env: {}, cwd }, /poll-interval "0" from --poll-interval is not a number of seconds above 0/);
+  bad({ flags: { maxWait: '-1' }, env: {}, cwd }, /max-wait "-1" from --max-wait is not a number of seconds from 0/);
+  bad({ flags: {}, env: { WALWAIT_MODE: 'hot' }, cwd }, /mode "hot" from WALWAIT_MODE is not one of auto, archive, standby/);
   bad({ flags: {}, env: { WALWAIT_LOG_FORMAT: 'xml' }, cwd }, /log-format "xml" from WALWAIT_LOG_FORMAT/);
   bad({ flags: {}, env: {}, config: { path: 'c.json', values: { archive: 42 } }, cwd }, /archive from c.json/);
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseTrigger, readTrigger } from '../lib/trigger.js';
+import { formatTrigger, parseTrigger, readTrigger, staleReason } from '../lib/trigger.js';
 
 t.test('trigger content', async (t) => {
   t.same(parseTrigger(''), { mode: 'smart' }, 'touch makes a smart trigger');
@@ -25,4 +25,16 @@ t.test('reading the trigger file', async (t) => {
     chmodSync(join(dir, 'locked'), 0);
     t.equal((await readTrigger(join(dir, 'locked')))?.mode, 'smart', 'unreadable trigger still counts, as smart');
   }
+});
+
+t.test('guarded triggers written by walwait promote', async (t) => {
+  const text = formatTrigger('smart', { systemId: 7310000000000000001n, timeline: 1 });
+  t.equal(text, 'smart\nsystem_identifier=7310000000000000001\ntimeline=1\n');
+  const trigger = parseTrigger(text);
+  t.same(trigger, { mode: 'smart', systemId: 7310000000000000001n, timeline: 1 });
+  t.equal(staleReason(trigger, { systemId: 7310000000000000001n, timeline: 1 }), undefined, 'the standby it was written for');
+  t.match(staleReason(trigger, { systemId: 7310000000000000001n, timeline: 2 }), /timeline 1 .* restores timeline 2: it ended an earlier recovery/, 'a standby built after the failover');
+  t.match(staleReason(trigger, { systemId: 7399999999999999999n, timeline: 1 }), /system identifier 7310000000000000001/, 'another cluster');
+  t.equal(staleReason(parseTrigger(''), { systemId: 1n, timeline: 9 }), undefined, 'a touch trigger has no guard: never stale');
+  t.same(parseTrigger(formatTrigger('fast', {})), { mode: 'fast' });
 });

@@ -1,8 +1,10 @@
 // Files appear under their final name only when complete: write to a temporary name in the
 // same directory, then rename. Temporary files are tracked so a signal handler can remove them.
-import { constants } from 'node:fs';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 
 const temporaries = new Set<string>();
 
@@ -24,30 +26,44 @@ export function removeTemporariesSync(unlinkSync: (p: string) => void): void {
 
 export class SizeMismatchError extends Error {
   constructor(readonly expected: number, readonly actual: number) {
-    super(`copied ${actual} bytes, expected ${expected}`);
+    super(`wrote ${actual} bytes, expected ${expected}`);
   }
 }
 
-/**
- * Copy src to dest atomically. The copy uses copy_file_range or a reflink where the
- * filesystem offers one (COPYFILE_FICLONE falls back to a plain copy). If `expectSize` is
- * given, a copy of another size (the source changed underneath) is discarded. `beforeRename`
- * may throw to abandon the copy (e.g. a signal arrived while copying).
- */
-export async function copyAtomically(src: string, dest: string, opts: { expectSize?: number; beforeRename?: () => void } = {}): Promise<number> {
+export interface AtomicWriteOptions {
+  /** A result of another size (the source changed underneath) is discarded. */
+  expectSize?: number;
+  /** Inspect the finished temporary file; throw to discard it. */
+  check?: (tmpPath: string) => Promise<void>;
+  /** Called just before the rename; throw to abandon (e.g. a signal arrived meanwhile). */
+  beforeRename?: () => void;
+}
+
+/** Let `produce` write a temporary file, then rename it to `dest`. Returns the size written. */
+export async function writeAtomically(dest: string, produce: (tmpPath: string) => Promise<void>, opts: AtomicWriteOptions = {}): Promise<number> {
   const tmp = temporaryNameFor(dest);
   temporaries.add(tmp);
   try {
-    await copyFile(src, tmp, constants.COPYFILE_FICLONE);
+    await produce(tmp);
     const { size } = await stat(tmp);
     if (opts.expectSize !== undefined && size !== opts.expectSize) throw new SizeMismatchError(opts.expectSize, size);
+    await opts.check?.(tmp);
     opts.beforeRename?.();
     await rename(tmp, dest);
-    temporaries.delete(tmp);
     return size;
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    temporaries.delete(tmp);
     throw err;
+  } finally {
+    temporaries.delete(tmp);
   }
+}
+
+/** Copy with copy_file_range or a reflink where the filesystem offers one (FICLONE falls back to a copy). */
+export function copyAtomically(src: string, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
+  return writeAtomically(dest, (tmp) => copyFile(src, tmp, constants.COPYFILE_FICLONE), opts);
+}
+
+export function gunzipAtomically(src: string, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
+  return writeAtomically(dest, (tmp) => pipeline(createReadStream(src), createGunzip(), createWriteStream(tmp)), opts);
 }

@@ -8,6 +8,8 @@ import { parsePgControl, PG_CONTROL_SIZE } from '../wal/pg-control.js';
 import type { SegmentExpectation } from '../wal/page-header.js';
 
 export interface ClusterIdentity extends SegmentExpectation {
+  /** The timeline of the last checkpoint or restartpoint (pg_control). */
+  timeline?: number;
   /** Set when pg_control exists but never had a valid CRC (read while being rewritten, or damaged). */
   controlUnreadable?: string;
 }
@@ -40,7 +42,7 @@ export async function readClusterIdentity(dataDir: string, attempts = 5): Promis
     if (buf.length >= PG_CONTROL_SIZE || buf.length >= 296) {
       const control = parsePgControl(buf);
       if (control.crcOk) {
-        return { ...base, systemId: control.systemId, segSize: control.segSize, blockSize: control.blockSize };
+        return { ...base, systemId: control.systemId, segSize: control.segSize, blockSize: control.blockSize, timeline: control.checkpointTimeline };
       }
     }
     await sleep(20);

@@ -12,6 +12,7 @@ export interface PgControl {
   controlVersion: number; // pg_control_version u32 @8 (1300 for 13-16, 1700, 1800)
   catalogVersion: number; // catalog_version_no u32 @12
   state: number; // state u32 @16 (DBState)
+  checkpointTimeline: number; // checkPointCopy.ThisTimeLineID u32 @48: the timeline of the last (restart)point
   blockSize: number; // xlog_blcksz u32 @224
   segSize: number; // xlog_seg_size u32 @228
   crcOk: boolean; // CRC-32C of bytes [0, crc offset) matches the stored crc
@@ -20,6 +21,11 @@ export interface PgControl {
 // Offsets of the fields above; unchanged from PostgreSQL 12 to 18 (checked on 13-18).
 const OFF_BLCKSZ = 224;
 const OFF_SEG_SIZE = 228;
+// state @16, pad, time @24, checkPoint @32, checkPointCopy @40 = { redo @40, ThisTimeLineID @48, ... }
+const OFF_CHECKPOINT_TLI = 48;
+
+export const DB_IN_ARCHIVE_RECOVERY = 5;
+export const DB_IN_PRODUCTION = 6;
 
 /**
  * Where the crc field sits: the end of ControlFileData, which grew by 4 bytes in 18
@@ -47,6 +53,7 @@ export function parsePgControl(buf: Uint8Array): PgControl {
     controlVersion,
     catalogVersion: v.getUint32(12, true),
     state: v.getUint32(16, true),
+    checkpointTimeline: v.getUint32(OFF_CHECKPOINT_TLI, true),
     blockSize: v.getUint32(OFF_BLCKSZ, true),
     segSize: v.getUint32(OFF_SEG_SIZE, true),
     crcOk: crc32c(buf.subarray(0, crcOffset)) === v.getUint32(crcOffset, true),

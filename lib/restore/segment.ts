@@ -1,0 +1,133 @@
+// One look for the wanted segment: serve it if it is complete and ours, otherwise decide
+// between waiting and ending the wait (trigger, --max-wait, SIGUSR1, standby mode's short wait).
+import { SizeMismatchError } from '../archive/atomic-file.js';
+import type { DirectoryArchive } from '../archive/directory.js';
+import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
+import { requestPromotion, type RecoveryMode } from '../datadir/server.js';
+import { prefetchStallsReplay } from '../datadir/settings.js';
+import { EXIT } from '../errors.js';
+import { RateLimitedLog, type Log } from '../log.js';
+import { readTrigger, staleReason, type Trigger, type TriggerMode } from '../trigger.js';
+import { Deadline } from '../wait.js';
+import { formatBytes, type WalName } from '../wal/names.js';
+import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE } from '../wal/page-header.js';
+import { servePartial } from './partial.js';
+
+export type Step = { exit: number } | { waitAtMostMs: number };
+
+export interface SegmentRequest {
+  name: WalName;
+  target: string;
+  archive: DirectoryArchive;
+  dataDir: string;
+  mode: RecoveryMode;
+  trigger: string | undefined;
+  partialDirs: string[];
+  pollMs: number;
+  maxWaitMs: number;
+  standbyWaitMs: number;
+  log: Log;
+  failover: AbortSignal | undefined; // SIGUSR1
+  beforeRename: () => void;
+}
+
+const STILL_WAITING_FIRST_MS = 60_000;
+const REPEAT_LOG_MS = 5 * 60_000;
+
+export function segmentStep(req: SegmentRequest): () => Promise<Step> {
+  const { name, log } = req;
+  const notes = new RateLimitedLog(REPEAT_LOG_MS);
+  const maxWait = new Deadline(req.maxWaitMs);
+  const standbyWait = new Deadline(req.mode === 'standby' ? Math.max(1, req.standbyWaitMs) : 0);
+  let identity: ClusterIdentity | undefined;
+  let firstMiss: number | undefined;
+  let announcedWait = false;
+  let lastSize: number | undefined;
+
+  /** End the wait. In standby mode "not found" only makes PostgreSQL retry, so ask it to promote. */
+  const endRecovery = async (kind: TriggerMode, why: string): Promise<Step> => {
+    if (req.mode === 'standby') {
+      const pid = await requestPromotion(req.dataDir);
+      log.info({ walfile: name.name, trigger: kind, postmaster: pid }, `${why}: promoting the server (promote file and SIGUSR1 to postmaster ${pid}, as pg_ctl promote does)`);
+    } else log.info({ walfile: name.name, trigger: kind }, `${why}: ending recovery`);
+    return { exit: EXIT.notFound };
+  };
+
+  const currentTrigger = async (): Promise<Trigger | undefined> => {
+    const trigger = await readTrigger(req.trigger);
+    if (!trigger) return undefined;
+    const stale = staleReason(trigger, { systemId: identity?.systemId, timeline: name.timeline });
+    if (stale) {
+      if (notes.shouldLog('stale')) log.warn({ hint: `remove it (walwait promote --clear -t ${req.trigger}); set recovery_end_command = 'walwait promote --clear' so triggers are removed at promotion` }, `ignoring stale trigger ${req.trigger}: ${stale}`);
+      return undefined;
+    }
+    if (trigger.unknownContent !== undefined && notes.shouldLog('trigger-content')) {
+      log.warn({ hint: 'write "smart" or "fast" into the trigger file' }, `trigger file ${req.trigger} holds "${trigger.unknownContent}": treated as smart`);
+    }
+    return trigger;
+  };
+
+  return async () => {
+    if (!identity) {
+      identity = await readClusterIdentity(req.dataDir);
+      if (identity.controlUnreadable) log.warn({ hint: 'segments are checked without the system identifier' }, identity.controlUnreadable);
+    }
+    if (req.failover?.aborted) return endRecovery('fast', `SIGUSR1 received (fast failover) while waiting for ${name.name}`);
+    const trigger = await currentTrigger();
+    if (trigger?.mode === 'fast') return endRecovery('fast', `fast trigger ${req.trigger} found, not waiting for ${name.name}`);
+
+    const probe = await req.archive.probe(name.name, LONG_PAGE_HEADER_SIZE);
+    const problem = probe && checkSegment(name, probe.size, probe.head, identity);
+    if (probe && !problem) {
+      try {
+        const bytes = await req.archive.copyTo(name.name, req.target, { expectSize: probe.size, beforeRename: req.beforeRename });
+        const waited = firstMiss === undefined ? 0 : (Date.now() - firstMiss) / 1000;
+        const after = firstMiss === undefined ? '' : ` after waiting ${waited.toFixed(waited < 1 ? 2 : 1)} s`;
+        log.info({ walfile: name.name, bytes, waitedSeconds: waited }, `restored ${name.name} (${formatBytes(bytes)})${after}`);
+        return { exit: EXIT.restored };
+      } catch (err) {
+        if (!(err instanceof SizeMismatchError)) throw err;
+        log.debug({ walfile: name.name }, `${name.name} changed while being copied: waiting for it to settle`);
+        return { waitAtMostMs: req.pollMs };
+      }
+    }
+    firstMiss ??= Date.now();
+    let growing = false;
+    if (probe && problem) {
+      const incomplete = INCOMPLETE_CODES.has(problem.code);
+      if (notes.shouldLog(problem.code)) {
+        if (incomplete) log.info({ walfile: name.name, problem: problem.code }, `waiting for ${name.name} to be complete: ${problem.message}`);
+        else log.warn({ walfile: name.name, problem: problem.code, hint: problem.hint }, `not restoring ${name.name}: ${problem.message}`);
+      }
+      growing = incomplete && lastSize !== undefined && probe.size !== lastSize;
+      lastSize = probe.size;
+    }
+    const what = probe ? `${name.name} is not usable (${problem?.code})` : `${name.name} is not in the archive`;
+
+    if (trigger?.mode === 'smart' && !growing) {
+      // Everything archived has been served: last, the partial segment of a real-time archive.
+      if (await servePartial(name, req.partialDirs, req.target, identity, log, req.beforeRename)) return { exit: EXIT.restored };
+      return endRecovery('smart', `smart trigger ${req.trigger} found and ${what}`);
+    }
+    if (maxWait.passed) return endRecovery('fast', `no usable ${name.name} after ${(req.maxWaitMs / 1000).toFixed(0)} s (--max-wait)`);
+    if (standbyWait.passed) {
+      log.debug({ walfile: name.name }, `${what}: answering "not found" so PostgreSQL can stream or retry (standby mode)`);
+      return { exit: EXIT.notFound };
+    }
+    if (!announcedWait) {
+      announcedWait = true;
+      log.debug({ walfile: name.name }, `waiting for ${name.name} in ${req.archive.describe()}`);
+      if (req.mode === 'archive' && prefetchStallsReplay(identity.major, req.dataDir)) {
+        log.warn(
+          { walfile: name.name, hint: 'set recovery_prefetch = off in postgresql.conf and reload (see the README, "PostgreSQL 15+ and recovery_prefetch")' },
+          `recovery_prefetch is on: PostgreSQL ${identity.major} will not apply records it already has until ${name.name} arrives`,
+        );
+      }
+    }
+    const waitedMs = Date.now() - firstMiss;
+    if (waitedMs >= STILL_WAITING_FIRST_MS && notes.shouldLog('still-waiting')) {
+      log.info({ walfile: name.name, waitedSeconds: Math.round(waitedMs / 1000) }, `still waiting for ${name.name} (${Math.round(waitedMs / 1000)} s)`);
+    }
+    return { waitAtMostMs: Math.min(req.pollMs, maxWait.remaining(), standbyWait.remaining()) };
+  };
+}

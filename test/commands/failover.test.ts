@@ -1,0 +1,144 @@
+// Failover features of the restore command, as PostgreSQL runs it, against crafted segments:
+// --max-wait, SIGUSR1, .partial at a smart failover, stale triggers, standby mode, and the
+// promote command's trigger file. test/e2e/failover.test.ts shows them on real servers.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { runWalwait } from '../harness/walwait-process.js';
+import { parsePgControl } from '../../lib/wal/pg-control.js';
+
+t.setTimeout(120_000);
+const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'wal', 'fixtures');
+const facts = JSON.parse(readFileSync(join(FIXTURES, 'fixtures.json'), 'utf8')).majors['18'] as { segment: string; segSize: number; systemId: string };
+const SEGMENT = facts.segment;
+
+function segmentBytes(opts: { foreign?: boolean } = {}): Buffer {
+  const buf = Buffer.alloc(facts.segSize);
+  readFileSync(join(FIXTURES, 'segment-first-page.18')).copy(buf);
+  buf.write('some records', 9000); // something beyond the header, to tell copies apart
+  if (opts.foreign) buf.writeBigUInt64LE(buf.readBigUInt64LE(24) ^ 0xffffn, 24);
+  return buf;
+}
+
+function setup(signal: 'recovery' | 'standby' = 'recovery') {
+  const root = mkdtempSync(join(tmpdir(), 'walwait-failover-'));
+  const data = join(root, 'data');
+  const archive = join(root, 'archive');
+  mkdirSync(join(data, 'global'), { recursive: true });
+  mkdirSync(join(data, 'pg_wal'));
+  mkdirSync(archive);
+  copyFileSync(join(FIXTURES, 'pg_control.18'), join(data, 'global', 'pg_control'));
+  writeFileSync(join(data, 'PG_VERSION'), '18\n');
+  writeFileSync(join(data, 'postgresql.conf'), 'recovery_prefetch = off\n');
+  writeFileSync(join(data, `${signal}.signal`), '');
+  const trigger = join(root, 'trigger');
+  const put = (dir: string, name: string, bytes: Buffer): void => {
+    writeFileSync(join(dir, `${name}.in`), bytes);
+    renameSync(join(dir, `${name}.in`), join(dir, name));
+  };
+  const run = (...extra: string[]) => runWalwait([SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', archive, '-t', trigger, ...extra], { cwd: data });
+  const walwait = (...args: string[]) => runWalwait(args, { cwd: data });
+  return { root, data, archive, trigger, put, run, walwait, target: join(data, 'pg_wal', 'RECOVERYXLOG') };
+}
+
+t.test('--max-wait ends recovery like a fast trigger', async (t) => {
+  const s = setup();
+  const r = await s.run('--max-wait', '0.5').done;
+  t.equal(r.code, 1);
+  t.match(r.stderr, /no usable .* after \d+ s \(--max-wait\): ending recovery/);
+});
+
+t.test('SIGUSR1 is a fast failover', async (t) => {
+  const s = setup();
+  const run = s.run('--log-level', 'debug');
+  await run.logged(`waiting for ${SEGMENT}`);
+  run.child.kill('SIGUSR1');
+  const r = await run.done;
+  t.equal(r.code, 1);
+  t.match(r.stderr, /SIGUSR1 received \(fast failover\)/);
+});
+
+t.test('a smart failover serves the partial segment of a real-time archive', async (t) => {
+  const s = setup();
+  writeFileSync(s.trigger, 'smart\n');
+  s.put(s.archive, `${SEGMENT}.partial`, segmentBytes());
+  const r = await s.run().done;
+  t.equal(r.code, 0, 'restored from the .partial');
+  t.match(r.stderr, /served partial segment .*\.partial for /);
+  t.ok(readFileSync(s.target).equals(segmentBytes()));
+  t.equal((await s.run().done).code, 0, 'asked again, served again');
+
+  const gz = setup();
+  const partialDir = join(gz.root, 'receivewal');
+  mkdirSync(partialDir);
+  writeFileSync(gz.trigger, '');
+  gz.put(partialDir, `${SEGMENT}.gz.partial`, gzipSync(segmentBytes()));
+  const g = await gz.run('--partial-dir', partialDir).done;
+  t.equal(g.code, 0, 'a .gz.partial in --partial-dir');
+  t.ok(readFileSync(gz.target).equals(segmentBytes()));
+
+  const foreign = setup();
+  writeFileSync(foreign.trigger, 'smart');
+  foreign.put(foreign.archive, `${SEGMENT}.partial`, segmentBytes({ foreign: true }));
+  const f = await foreign.run().done;
+  t.equal(f.code, 1, 'a partial from another cluster is not served');
+  t.match(f.stderr, /not serving .*another cluster/);
+  t.notOk(existsSync(foreign.target));
+
+  const fast = setup();
+  writeFileSync(fast.trigger, 'fast');
+  fast.put(fast.archive, `${SEGMENT}.partial`, segmentBytes());
+  t.equal((await fast.run().done).code, 1, 'a fast trigger does not serve partials');
+  t.notOk(existsSync(fast.target));
+});
+
+t.test('walwait promote writes a guarded trigger; a stale one is ignored', async (t) => {
+  const s = setup();
+  const p = await s.walwait('promote', '-t', s.trigger).done;
+  t.equal(p.code, 0, p.stderr);
+  const control = parsePgControl(readFileSync(join(s.data, 'global', 'pg_control')));
+  t.equal(readFileSync(s.trigger, 'utf8'), `smart\nsystem_identifier=${control.systemId}\ntimeline=${control.checkpointTimeline}\n`);
+  t.equal((await s.run().done).code, 1, 'it ends the recovery it was written for');
+
+  writeFileSync(s.trigger, 'fast\nsystem_identifier=1234\ntimeline=1\n');
+  const run = s.run('--log-level', 'debug');
+  await run.logged(/ignoring stale trigger .* written for system identifier 1234/);
+  s.put(s.archive, SEGMENT, segmentBytes());
+  t.equal((await run.done).code, 0, 'a stale trigger neither ends the wait nor stops the restore');
+
+  t.equal((await s.walwait('promote', '--clear', '-t', s.trigger).done).code, 0);
+  t.notOk(existsSync(s.trigger), '--clear removed it');
+  t.equal((await s.walwait('promote', '--clear', '-t', s.trigger).done).code, 0, '--clear without a trigger is fine');
+  const none = await s.walwait('promote').done;
+  t.equal(none.code, 200, 'no trigger configured: usage error');
+  t.match(none.stderr, /no trigger file configured; pass --trigger FILE/);
+});
+
+t.test('standby mode: a short wait, then "not found"; a trigger promotes the server', async (t) => {
+  const s = setup('standby');
+  const r = await s.run('--standby-wait', '0.3').done;
+  t.equal(r.code, 1, 'not found after --standby-wait (standby.signal: PostgreSQL retries, no promotion)');
+  t.notOk(existsSync(join(s.data, 'promote')), 'and no promotion was asked for');
+
+  // A stand-in postmaster that reports the SIGUSR1 pg_ctl promote would send.
+  const postmaster = spawn(process.execPath, ['-e', "process.on('SIGUSR1', () => { console.log('SIGUSR1'); process.exit(0) }); setInterval(() => {}, 1000); console.log('ready')"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const said = (word: string) => new Promise<void>((resolve) => postmaster.stdout.on('data', (d: Buffer) => ((out += d), out.includes(word) && resolve())));
+  await said('ready');
+  writeFileSync(join(s.data, 'postmaster.pid'), `${postmaster.pid}\n${s.data}\n`);
+  s.put(s.archive, SEGMENT, segmentBytes());
+  writeFileSync(s.trigger, 'smart');
+  t.equal((await s.run().done).code, 0, 'smart: what is archived is still served');
+  t.notOk(existsSync(join(s.data, 'promote')));
+  const gotSignal = said('SIGUSR1');
+  const next = SEGMENT.slice(0, 16) + (parseInt(SEGMENT.slice(16), 16) + 1).toString(16).toUpperCase().padStart(8, '0');
+  const p = await runWalwait([next, 'pg_wal/RECOVERYXLOG', '-a', s.archive, '-t', s.trigger], { cwd: s.data }).done;
+  t.equal(p.code, 1);
+  t.match(p.stderr, /promoting the server \(promote file and SIGUSR1 to postmaster \d+/);
+  t.ok(existsSync(join(s.data, 'promote')), 'the promote signal file exists');
+  await gotSignal;
+  t.pass('the postmaster got SIGUSR1');
+});

@@ -12,9 +12,11 @@ import { watchParent } from './parent.js';
 
 const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery standby on any status 1-125):
   0    restored: the file is at <target>
-  1    not found: an absent .history/.backup/.partial file, or a trigger ended the wait
+  1    not found: an absent .history/.backup/.partial file, or a trigger, SIGUSR1 or --max-wait
+       ended the wait (standby mode: also a segment not there yet)
   ${EXIT.usage}  usage or configuration error: the server stops instead of promoting
   ${EXIT.failure}  unrecoverable failure: the server stops instead of promoting
+  ${EXIT.timeout}  promote --wait: still in recovery when the time ran out
   killed by SIGTERM/SIGINT (SIGQUIT: exit 131) when the server shuts down
 Transient errors (archive unreachable, disk full, I/O errors) are retried, never answered with 1.`;
 

@@ -111,7 +111,7 @@ export function mapPgStandbyArgs(argv: string[]): PgStandbyMapping {
   if (seen.has('d')) flags.logLevel = 'debug';
   // -c: copying is what walwait always does.
 
-  if (seen.has('l')) notices.push('-l (link) is not supported: walwait always copies, atomically (a temporary file renamed into place); remove -l');
+  if (seen.has('l')) notices.push('-l (link) is not supported: walwait always copies, atomically (a temporary file renamed into place)');
   const keep = values.get('k');
   if (keep !== undefined && wholeNumber('k', keep, 'numfiles', 0) > 0) {
     notices.push(`-k ${keep} is ignored: walwait never deletes from the archive while restoring, so the archive is no longer trimmed; ${CLEANUP_HINT}`);

@@ -2,12 +2,12 @@
 // parent watch, lazy-loads the one command module it needs, and is the only place where an
 // error becomes an exit status.
 import { unlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { removeTemporariesSync } from './archive/atomic-file.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
 import { createLog, type Log } from './log.js';
-import { loadConfigFile, resolveOptions, LOG_FORMATS, LOG_LEVELS, MODES, type CommonOptions } from './options.js';
+import { loadOptions, LOG_FORMATS, LOG_LEVELS, MODES } from './options.js';
 import { watchParent } from './parent.js';
 
 const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery standby on any status 1-125):
@@ -72,14 +72,6 @@ function parseArgv(argv: string[]): Parsed | undefined {
   return parsed;
 }
 
-/** Option layers for any command: its flags, the environment, and walwait.json (in `dir`, or --config). */
-export function commonOptions(flags: Record<string, unknown>, dir = '.'): CommonOptions {
-  const config = typeof flags.config === 'string' ? loadConfigFile(flags.config, true) : loadConfigFile(join(dir, 'walwait.json'), false);
-  const pick = (key: keyof CommonOptions) => flags[key];
-  const keys: (keyof CommonOptions)[] = ['archive', 'trigger', 'pollInterval', 'logFormat', 'logLevel', 'maxWait', 'partialDir', 'mode', 'standbyWait'];
-  return resolveOptions({ flags: Object.fromEntries(keys.map((k) => [k, pick(k)])), env: process.env, config });
-}
-
 /** Abort on SIGTERM/SIGINT/SIGQUIT or when PostgreSQL's startup process goes away; SIGUSR1 = fast failover. */
 function interruptions(): { signal: AbortSignal; failover: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
@@ -126,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       return await pgStandby(args.argv as string[], { log, signal, failover });
     }
     const dataDir = typeof args.pgdata === 'string' ? resolve(args.pgdata) : process.cwd();
-    const options = commonOptions(args, dataDir);
+    const options = loadOptions(args, dataDir);
     log = createLog(options.logFormat, options.logLevel);
     if (parsed.command === 'promote') {
       const { promote } = await import('./commands/promote.js');

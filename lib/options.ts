@@ -1,7 +1,7 @@
 // Option resolution shared by every command: flags, then environment, then the config file,
 // then defaults. Pure functions; the CLI only collects the layers.
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { WalwaitError } from './errors.js';
 
 export const LOG_FORMATS = ['text', 'json'] as const;
@@ -69,7 +69,7 @@ const SPECS: { [K in keyof CommonOptions]: Spec<CommonOptions[K]> } = {
 };
 
 const KEYS = Object.keys(SPECS) as (keyof CommonOptions)[];
-const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 export interface ConfigFile { path: string; values: Record<string, unknown> }
 
@@ -130,4 +130,13 @@ export function loadConfigFile(path: string, required: boolean, extraKeys: reado
     values[key] = value;
   }
   return { path, values };
+}
+
+/**
+ * The options of a command run in `dir` (the data directory): its flags, the environment, and
+ * the config file (--config, else walwait.json in `dir` if present).
+ */
+export function loadOptions(flags: Record<string, unknown>, dir = '.'): CommonOptions {
+  const config = typeof flags.config === 'string' ? loadConfigFile(flags.config, true) : loadConfigFile(join(dir, 'walwait.json'), false);
+  return resolveOptions({ flags: Object.fromEntries(KEYS.map((k) => [k, flags[k]])), env: process.env, config });
 }

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { WalwaitError } from '../errors.js';
 import { createLog } from '../log.js';
-import { loadConfigFile, resolveOptions } from '../options.js';
+import { kebab, loadOptions } from '../options.js';
 import { parseWalName } from '../wal/names.js';
 import type { RunContext } from './restore.js';
 
@@ -173,7 +173,7 @@ export async function pgStandby(argv: string[], ctx: RunContext): Promise<number
     return 0;
   }
   const mapping = mapPgStandbyArgs(argv);
-  const options = resolveOptions({ flags: mapping.flags, env: process.env, config: loadConfigFile('walwait.json', false) });
+  const options = loadOptions(mapping.flags);
   const log = createLog(options.logFormat, options.logLevel);
   // PostgreSQL asks for a history file at every start (and at the end of recovery), so the
   // notices appear once per start instead of once per segment.
@@ -186,7 +186,6 @@ export async function pgStandby(argv: string[], ctx: RunContext): Promise<number
 }
 
 function describeFlags(flags: PgStandbyMapping['flags']): string {
-  const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   return Object.entries(flags)
     .map(([key, value]) => `--${kebab(key)} ${value}`)
     .join(' ');

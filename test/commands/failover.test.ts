@@ -3,45 +3,18 @@
 // promote command's trigger file. test/e2e/failover.test.ts shows them on real servers.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { runWalwait } from '../harness/walwait-process.js';
+import { SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
 import { parsePgControl } from '../../lib/wal/pg-control.js';
 
 t.setTimeout(120_000);
-const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'wal', 'fixtures');
-const facts = JSON.parse(readFileSync(join(FIXTURES, 'fixtures.json'), 'utf8')).majors['18'] as { segment: string; segSize: number; systemId: string };
-const SEGMENT = facts.segment;
-
-function segmentBytes(opts: { foreign?: boolean } = {}): Buffer {
-  const buf = Buffer.alloc(facts.segSize);
-  readFileSync(join(FIXTURES, 'segment-first-page.18')).copy(buf);
-  buf.write('some records', 9000); // something beyond the header, to tell copies apart
-  if (opts.foreign) buf.writeBigUInt64LE(buf.readBigUInt64LE(24) ^ 0xffffn, 24);
-  return buf;
-}
 
 function setup(signal: 'recovery' | 'standby' = 'recovery') {
-  const root = mkdtempSync(join(tmpdir(), 'walwait-failover-'));
-  const data = join(root, 'data');
-  const archive = join(root, 'archive');
-  mkdirSync(join(data, 'global'), { recursive: true });
-  mkdirSync(join(data, 'pg_wal'));
-  mkdirSync(archive);
-  copyFileSync(join(FIXTURES, 'pg_control.18'), join(data, 'global', 'pg_control'));
-  writeFileSync(join(data, 'PG_VERSION'), '18\n');
-  writeFileSync(join(data, 'postgresql.conf'), 'recovery_prefetch = off\n');
-  writeFileSync(join(data, `${signal}.signal`), '');
-  const trigger = join(root, 'trigger');
-  const put = (dir: string, name: string, bytes: Buffer): void => {
-    writeFileSync(join(dir, `${name}.in`), bytes);
-    renameSync(join(dir, `${name}.in`), join(dir, name));
-  };
-  const run = (...extra: string[]) => runWalwait([SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', archive, '-t', trigger, ...extra], { cwd: data });
-  const walwait = (...args: string[]) => runWalwait(args, { cwd: data });
-  return { root, data, archive, trigger, put, run, walwait, target: join(data, 'pg_wal', 'RECOVERYXLOG') };
+  const s = fakeStandby({ signal });
+  return { ...s, put: (dir: string, name: string, bytes: Buffer) => s.put(name, bytes, dir), run: (...extra: string[]) => s.restore(SEGMENT, '-t', s.trigger, ...extra) };
 }
 
 t.test('--max-wait ends recovery like a fast trigger', async (t) => {
@@ -134,7 +107,7 @@ t.test('standby mode: a short wait, then "not found"; a trigger promotes the ser
   t.equal((await s.run().done).code, 0, 'smart: what is archived is still served');
   t.notOk(existsSync(join(s.data, 'promote')));
   const gotSignal = said('SIGUSR1');
-  const next = SEGMENT.slice(0, 16) + (parseInt(SEGMENT.slice(16), 16) + 1).toString(16).toUpperCase().padStart(8, '0');
+  const next = segmentAfter(SEGMENT);
   const p = await runWalwait([next, 'pg_wal/RECOVERYXLOG', '-a', s.archive, '-t', s.trigger], { cwd: s.data }).done;
   t.equal(p.code, 1);
   t.match(p.stderr, /promoting the server \(promote file and SIGUSR1 to postmaster \d+/);

@@ -5,42 +5,18 @@ import t from 'tap';
 
 t.setTimeout(120_000);
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runWalwait, WALWAIT_BIN } from '../harness/walwait-process.js';
+import { FACTS as facts, SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
 
-const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'wal', 'fixtures');
-const facts = JSON.parse(readFileSync(join(FIXTURES, 'fixtures.json'), 'utf8')).majors['18'] as { segment: string; segSize: number };
-const SEGMENT = facts.segment;
-const NEXT = SEGMENT.slice(0, 16) + (parseInt(SEGMENT.slice(16), 16) + 1).toString(16).toUpperCase().padStart(8, '0');
+const NEXT = segmentAfter(SEGMENT);
 
-function segmentBytes(opts: { foreign?: boolean; size?: number } = {}): Buffer {
-  const buf = Buffer.alloc(opts.size ?? facts.segSize);
-  readFileSync(join(FIXTURES, 'segment-first-page.18')).copy(buf);
-  if (opts.foreign) buf.writeBigUInt64LE(buf.readBigUInt64LE(24) ^ 0xffffn, 24);
-  return buf;
-}
-
-/** A fake data directory (pg_control, PG_VERSION, pg_wal) and an empty archive. */
+/** A fake data directory and archive; `run` restores into pg_wal/RECOVERYXLOG. */
 function setup(conf = 'recovery_prefetch = off\n') {
-  const root = mkdtempSync(join(tmpdir(), 'walwait-restore-'));
-  const data = join(root, 'data');
-  const archive = join(root, 'archive');
-  mkdirSync(join(data, 'global'), { recursive: true });
-  mkdirSync(join(data, 'pg_wal'));
-  mkdirSync(archive);
-  copyFileSync(join(FIXTURES, 'pg_control.18'), join(data, 'global', 'pg_control'));
-  writeFileSync(join(data, 'PG_VERSION'), '18\n');
-  writeFileSync(join(data, 'postgresql.conf'), conf);
-  const put = (name: string, bytes: Buffer): void => {
-    writeFileSync(join(archive, `${name}.in`), bytes);
-    renameSync(join(archive, `${name}.in`), join(archive, name)); // as a careful archiver does
-  };
-  const target = join(data, 'pg_wal', 'RECOVERYXLOG');
-  const run = (name: string, ...extra: string[]) => runWalwait([name, 'pg_wal/RECOVERYXLOG', '-a', archive, ...extra], { cwd: data });
-  const leftovers = (): string[] => readdirSync(join(data, 'pg_wal')).filter((f) => f !== 'RECOVERYXLOG');
-  return { root, data, archive, put, target, run, trigger: join(root, 'trigger'), leftovers };
+  const s = fakeStandby({ conf });
+  const leftovers = (): string[] => readdirSync(join(s.data, 'pg_wal')).filter((f) => f !== 'RECOVERYXLOG');
+  return { ...s, run: s.restore, put: (name: string, bytes: Buffer) => s.put(name, bytes), leftovers };
 }
 
 t.test('an absent history file is "not found" at once', async (t) => {

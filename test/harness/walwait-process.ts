@@ -10,7 +10,7 @@ export interface WalwaitRun {
   /** Everything written to stderr so far. */
   stderr(): string;
   /** Resolves when the process has ended. */
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; ms: number }>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }>;
   /** Resolves when stderr contains `pattern`. Rejects if the process ends first. */
   logged(pattern: RegExp | string): Promise<void>;
 }
@@ -22,20 +22,22 @@ export function runWalwait(args: string[], opts: { cwd: string; env?: Record<str
   const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, WALWAIT_BIN, ...args], {
     cwd: opts.cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...opts.env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const listeners = new Set<() => void>();
   let ended = false;
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
     for (const l of listeners) l();
   });
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; ms: number }>((resolve) => {
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }>((resolve) => {
     child.on('close', (code, signal) => {
       const ms = performance.now() - started;
       ended = true;
-      resolve({ code, signal, stderr: err, ms });
+      resolve({ code, signal, stdout: out, stderr: err, ms });
       for (const l of listeners) l();
     });
   });

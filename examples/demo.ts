@@ -1,7 +1,8 @@
 // npm run demo: a primary, an archive, a walwait standby and a failover, on PostgreSQL binaries
 // installed from npm, in a temporary directory that is removed at the end.
 import { Cluster, cleanupTempDirs, makeTempDir, stopAllClusters, waitUntil } from '../test/harness/postgres.js'
-import { commitSegment, count, makeWalwaitStandby, waitConnectable, waitPromoted, writeTrigger } from '../test/e2e/kit.js'
+import { commitSegment, count, makeWalwaitStandby, waitConnectable } from '../test/e2e/kit.js'
+import { copyPartial, currentWalFile, walwaitPromote } from '../test/e2e/failover-kit.js'
 
 const major = Number(process.env.WALWAIT_DEMO_MAJOR ?? 18)
 const t0 = Date.now()
@@ -37,18 +38,19 @@ async function main(): Promise<void> {
   }
 
   await primary.query('insert into t (v) select generate_series(1, 42)')
-  const last = await primary.switchWal()
-  await primary.waitArchived(last, archive)
+  const inProgress = await currentWalFile(primary)
   const committed = await count(primary)
-  say(`primary: 42 more rows (${committed} in all); its last segment ${last} reaches the archive`)
+  say(`primary: 42 more rows (${committed} in all), still in segment ${inProgress}, which is not archived yet`)
   await primary.stop('immediate')
-  say('primary crashed (pg_ctl stop -m immediate). Failover: walwait promote is issue 3; for now, the trigger file:')
-  say(`  echo smart > ${standby.trigger}`)
-  await writeTrigger(standby, 'smart\n')
-  await waitPromoted(standby.server)
+  say('primary crashed (pg_ctl stop -m immediate)')
+  await copyPartial(primary, inProgress, archive)
+  say(`a real-time archive (pg_receivewal) holds the unfinished segment as ${inProgress}.partial: copied it from the dead primary's pg_wal`)
+  say(`failover: walwait promote -D ${standby.server.dataDir} --trigger ${standby.trigger} --wait`)
+  const out = await walwaitPromote(major, ['-D', standby.server.dataDir, '--trigger', standby.trigger, '--wait'])
   echoWalwait()
+  say(`walwait promote: ${out.trim()}`)
   const rows = await count(standby.server)
-  say(`standby promoted: timeline ${await standby.server.timeline()}, ${rows} of ${committed} committed rows ${rows === committed ? '✔ nothing lost' : '✘ ROWS MISSING'}`)
+  say(`standby promoted: ${rows} of ${committed} committed rows ${rows === committed ? '✔ nothing lost' : '✘ ROWS MISSING'}`)
   await standby.server.query('insert into t (v) values (1)')
   say('the new primary accepts writes')
 }

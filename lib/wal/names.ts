@@ -120,3 +120,10 @@ export function formatBytes(n: number): string {
   const text = Number.isInteger(v * 1000) ? String(v) : (Math.floor(v * 10) / 10).toFixed(1);
   return `${sign}${text} ${UNITS[u]}`;
 }
+
+/** The name of the segment `delta` segments after `name` on the same timeline. */
+export function segmentAfter(name: string, segSize: number, delta = 1): string {
+  const w = parseWalName(name);
+  if (w?.kind !== 'segment' || w.log === undefined || w.seg === undefined) throw new RangeError(`not a segment name: ${name}`);
+  return segmentFileName(w.timeline, segmentNumber(w.log, w.seg, segSize) + BigInt(delta), segSize);
+}

@@ -7,7 +7,7 @@ t.setTimeout(120_000);
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runWalwait, WALWAIT_BIN } from '../harness/walwait-process.js';
+import { runWalwait, walwaitProcesses, WALWAIT_BIN } from '../harness/walwait-process.js';
 import { FACTS as facts, SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
 
 const NEXT = segmentAfter(SEGMENT);
@@ -146,15 +146,7 @@ t.test('walwait exits when the process that ran it dies', async (t) => {
   let err = '';
   startup.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   await new Promise<void>((resolve) => startup.stderr.on('data', () => err.includes('waiting for') && resolve()));
-  const walwaitPids = () =>
-    readdirSync('/proc').filter((p) => {
-      try {
-        const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-        return argv[1] === WALWAIT_BIN && argv.includes(s.archive);
-      } catch {
-        return false;
-      }
-    });
+  const walwaitPids = () => walwaitProcesses(s.archive);
   t.equal(walwaitPids().length, 1, 'walwait is waiting');
   const killedAt = performance.now();
   startup.kill('SIGKILL');

@@ -1,49 +1,19 @@
-// Helpers for the issue 3 failover tests (failover.test.ts), on top of kit.ts: standbys whose
-// archive and trigger paths are known before the restore_command is written, the WAL file a crashed
+// Helpers for the issue 3 failover tests (failover.test.ts), on top of kit.ts: the WAL file a crashed
 // primary was writing (what pg_receivewal's real-time archive holds as <segment>.partial), the
 // waiting walwait processes in /proc, and `walwait promote` run as the server's user.
-import { copyFile, readdir, readFile, rename } from 'node:fs/promises'
+import { copyFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   Cluster,
   chownToRunAs,
-  makeTempDir,
   pgBinDir,
   run,
   serverEnv,
-  shellQuote,
   tailLines,
   waitUntil,
   walwaitBin,
   type RunResult,
 } from '../harness/postgres.js'
-import { parseWalName, segmentFileName, segmentNumber } from '../../lib/wal/names.js'
-import { makeWalwaitStandby, shipFiles, type Standby } from './kit.js'
-
-/**
- * A walwait standby (recovery.signal unless the caller switches it) whose restore_command is
- * `walwait %f %p --archive <own archive> --trigger <trigger> <extraArgs>`. The trigger lives in a
- * directory of its own unless `trigger` names one (several standbys may then share it).
- */
-export async function failoverStandby(
-  primary: Cluster,
-  primaryArchive: string,
-  label: string,
-  opts: { extraArgs?: string; trigger?: string; prefetch?: boolean } = {},
-): Promise<Standby> {
-  const archive = await makeTempDir(`${label}-arch`)
-  const trigger = opts.trigger ?? join(await makeTempDir(`${label}-trig`), 'walwait.trigger')
-  const args = `--archive ${shellQuote(archive)} --trigger ${shellQuote(trigger)} ${opts.extraArgs ?? ''}`.trim()
-  const sb = await makeWalwaitStandby(primary, primaryArchive, label, { args, ship: false, prefetch: opts.prefetch ?? false })
-  const standby: Standby = { ...sb, archive, trigger, ship: () => shipFiles(primaryArchive, archive) }
-  await standby.ship()
-  return standby
-}
-
-/** recovery.signal → standby.signal: standby mode without primary_conninfo (archive only). */
-export async function useStandbySignal(server: Cluster): Promise<void> {
-  await rename(join(server.dataDir, 'recovery.signal'), join(server.dataDir, 'standby.signal'))
-}
 
 /** The WAL file the server is writing now (pg_walfile_name(pg_current_wal_lsn())). */
 export async function currentWalFile(primary: Cluster): Promise<string> {
@@ -63,30 +33,6 @@ export async function copyPartial(server: Cluster, segment: string, dir: string)
   await chownToRunAs(join(dir, `${name}.copying`))
   await rename(join(dir, `${name}.copying`), join(dir, name))
   return name
-}
-
-export function nextSegment(name: string, segSize: number): string {
-  const w = parseWalName(name)
-  if (w?.log === undefined || w.seg === undefined) throw new Error(`not a segment: ${name}`)
-  return segmentFileName(w.timeline, segmentNumber(w.log, w.seg, segSize) + 1n, segSize)
-}
-
-export interface WalwaitProcess { pid: number; walfile: string | undefined }
-
-/** Running walwait processes (argv[1] is bin/walwait) whose command line mentions `needle`. */
-export async function walwaitProcesses(needle: string): Promise<WalwaitProcess[]> {
-  const found: WalwaitProcess[] = []
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    let argv: string[]
-    try {
-      argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0')
-    } catch {
-      continue // gone
-    }
-    if (argv[1] === walwaitBin() && argv.includes(needle)) found.push({ pid: Number(entry), walfile: argv[2] })
-  }
-  return found
 }
 
 /** Runs `walwait <args>` as the server's user, with exactly the server's environment (no tap NODE_OPTIONS). */

@@ -18,18 +18,11 @@ import {
   waitUntil,
   walwaitBin,
 } from '../harness/postgres.js'
-import { commitSegment, count, waitConnectable, writeTrigger, type Standby } from './kit.js'
-import {
-  copyPartial,
-  currentWalFile,
-  failoverStandby,
-  nextSegment,
-  useStandbySignal,
-  waitPromotedAlive,
-  walwaitCli,
-  walwaitProcesses,
-  walwaitPromote,
-} from './failover-kit.js'
+import { segmentAfter } from '../../lib/wal/names.js'
+import { parsePgControl } from '../../lib/wal/pg-control.js'
+import { walwaitProcesses } from '../harness/walwait-process.js'
+import { commitSegment, count, makeWalwaitStandby, waitConnectable, writeTrigger, type Standby } from './kit.js'
+import { copyPartial, currentWalFile, waitPromotedAlive, walwaitCli, walwaitPromote } from './failover-kit.js'
 
 const majors = majorsUnderTest()
 const SUBTEST_MS = 180_000
@@ -66,10 +59,10 @@ for (const major of majors) {
     t.test('1. smart failover with a .partial of the crashed primary loses nothing', { timeout: SUBTEST_MS }, async (t) => {
       const { primary, archive } = await newPrimary(major, `p1-${major}`)
       t.teardown(() => primary.stop('immediate'))
-      const inArchive = await failoverStandby(primary, archive, `partial${major}`)
+      const inArchive = await makeWalwaitStandby(primary, archive, `partial${major}`)
       const partialDir = await makeTempDir(`partialdir${major}`)
-      const inPartialDir = await failoverStandby(primary, archive, `partialdir${major}`, { extraArgs: `--partial-dir ${shellQuote(partialDir)}` })
-      const without = await failoverStandby(primary, archive, `nopartial${major}`)
+      const inPartialDir = await makeWalwaitStandby(primary, archive, `partialdir${major}`, { extraArgs: `--partial-dir ${shellQuote(partialDir)}` })
+      const without = await makeWalwaitStandby(primary, archive, `nopartial${major}`)
       const standbys = [inArchive, inPartialDir, without]
       for (const sb of standbys) t.teardown(() => sb.server.stop('immediate'))
       await startCaughtUp(await count(primary), ...standbys)
@@ -107,7 +100,7 @@ for (const major of majors) {
       t.teardown(() => primary.stop('immediate'))
 
       t.test('a. walwait promote --fast', { timeout: SUBTEST_MS }, async (t) => {
-        const sb = await failoverStandby(primary, archive, `fast${major}`)
+        const sb = await makeWalwaitStandby(primary, archive, `fast${major}`)
         t.teardown(() => sb.server.stop('immediate'))
         const before = await count(primary)
         await startCaughtUp(before, sb)
@@ -122,7 +115,7 @@ for (const major of majors) {
       })
 
       t.test('b. --max-wait 2 with no new segment', { timeout: SUBTEST_MS }, async (t) => {
-        const sb = await failoverStandby(primary, archive, `maxwait${major}`, { extraArgs: '--max-wait 2' })
+        const sb = await makeWalwaitStandby(primary, archive, `maxwait${major}`, { extraArgs: '--max-wait 2' })
         t.teardown(() => sb.server.stop('immediate'))
         const expected = await count(primary)
         const startedAt = Date.now()
@@ -135,16 +128,16 @@ for (const major of majors) {
       })
 
       t.test('c. SIGUSR1 to the waiting walwait', { timeout: SUBTEST_MS }, async (t) => {
-        const sb = await failoverStandby(primary, archive, `usr1${major}`, { extraArgs: '--log-level debug' })
+        const sb = await makeWalwaitStandby(primary, archive, `usr1${major}`, { extraArgs: '--log-level debug' })
         t.teardown(() => sb.server.stop('immediate'))
         await startCaughtUp(await count(primary), sb)
         const last = await commitSegment(primary, archive, 10)
         await sb.ship()
         const expected = await count(primary)
         await waitUntil(async () => (await count(sb.server)) === expected, { what: `${expected} rows on the standby` })
-        const next = nextSegment(last, SEG_SIZE)
+        const next = segmentAfter(last, SEG_SIZE)
         await waitUntil(() => logged(sb, new RegExp(`waiting for ${next}`)), { what: `walwait to log "waiting for ${next}" (debug)` })
-        const [proc, ...more] = (await walwaitProcesses(sb.archive)).filter((p) => p.walfile === next)
+        const [proc, ...more] = walwaitProcesses(sb.archive).filter((p) => p.walfile === next)
         if (!proc || more.length) throw new Error(`expected one walwait process waiting for ${next}, found ${more.length + (proc ? 1 : 0)}`)
         process.kill(proc.pid, 'SIGUSR1')
         await waitPromotedAlive(sb.server)
@@ -154,7 +147,7 @@ for (const major of majors) {
       })
 
       t.test('d. walwait promote --wait 60', { timeout: SUBTEST_MS }, async (t) => {
-        const sb = await failoverStandby(primary, archive, `wait${major}`)
+        const sb = await makeWalwaitStandby(primary, archive, `wait${major}`)
         t.teardown(() => sb.server.stop('immediate'))
         const expected = await count(primary)
         await startCaughtUp(expected, sb)
@@ -163,6 +156,10 @@ for (const major of majors) {
         t.match(r.stdout, /^promoted: timeline 2$/m, `stdout: ${r.stdout.trim()}`)
         t.notOk(await sb.server.isInRecovery(), 'the server is out of recovery once promote --wait returns')
         t.equal(await count(sb.server), expected, 'with every shipped row')
+        // The guard of a trigger written now reads the timeline from pg_control: check that field.
+        await sb.server.query('checkpoint')
+        const control = parsePgControl(await readFile(join(sb.server.dataDir, 'global', 'pg_control')))
+        t.equal(control.checkpointTimeline, 2, "pg_control's checkpoint timeline (offset 48) is the new timeline")
       })
     })
 
@@ -171,7 +168,7 @@ for (const major of majors) {
       t.teardown(() => primary.stop('immediate'))
       const trigger = join(await makeTempDir(`shared-trig${major}`), 'walwait.trigger')
       // Standby A: archives into archiveA once promoted (archive_mode = on does not archive during recovery).
-      const a = await failoverStandby(primary, archive, `A${major}`, { trigger })
+      const a = await makeWalwaitStandby(primary, archive, `A${major}`, { trigger })
       const archiveA = await makeTempDir(`A${major}-own-arch`)
       await a.server.setSettings({ archive_mode: true, archive_command: atomicArchiveCommand(archiveA) })
       t.teardown(() => a.server.stop('immediate'))
@@ -188,7 +185,7 @@ for (const major of majors) {
       t.ok(existsSync(trigger), 'the trigger outlives the failover (A has no recovery_end_command)')
 
       // Standby B of the new primary A, with the same trigger path, and recovery_end_command --clear.
-      const b = await failoverStandby(a.server, archiveA, `B${major}`, { trigger })
+      const b = await makeWalwaitStandby(a.server, archiveA, `B${major}`, { trigger })
       await b.server.setSettings({ recovery_end_command: `${shellQuote(walwaitBin())} promote --clear -t ${shellQuote(trigger)}` })
       t.teardown(() => b.server.stop('immediate'))
       await startCaughtUp(await count(a.server), b)
@@ -214,8 +211,7 @@ for (const major of majors) {
     t.test('4. standby.signal mode on PostgreSQL 16+ with recovery_prefetch = try', { timeout: SUBTEST_MS, skip: major < 16 ? 'PostgreSQL 16+ only' : false }, async (t) => {
       const { primary, archive } = await newPrimary(major, `p4-${major}`)
       t.teardown(() => primary.stop('immediate'))
-      const sb = await failoverStandby(primary, archive, `standbymode${major}`, { prefetch: true })
-      await useStandbySignal(sb.server)
+      const sb = await makeWalwaitStandby(primary, archive, `standbymode${major}`, { prefetch: true, signal: 'standby' })
       await sb.server.setSettings({ wal_retrieve_retry_interval: '200ms' })
       t.teardown(() => sb.server.stop('immediate'))
       await startCaughtUp(await count(primary), sb)
@@ -229,10 +225,10 @@ for (const major of majors) {
       t.pass('rows replay as segments are shipped, recovery_prefetch = try notwithstanding')
 
       // Between segments walwait answers "not found" after --standby-wait and PostgreSQL asks again.
-      const next = nextSegment(last, SEG_SIZE)
+      const next = segmentAfter(last, SEG_SIZE)
       const pids = new Set<number>()
       await waitUntil(async () => {
-        for (const p of await walwaitProcesses(sb.archive)) if (p.walfile === next) pids.add(p.pid)
+        for (const p of walwaitProcesses(sb.archive)) if (p.walfile === next) pids.add(p.pid)
         return pids.size >= 2
       }, { what: `two successive walwait processes asked for ${next}`, intervalMs: 20, timeoutMs: 20_000 })
       t.ok(await sb.server.isInRecovery(), `a not-found for ${next} in standby mode did not promote (${pids.size} walwait runs seen)`)

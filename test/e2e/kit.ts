@@ -37,18 +37,30 @@ export async function makeWalwaitStandby(
   primary: Cluster,
   primaryArchive: string,
   label: string,
-  opts: { prefetch?: boolean; args?: string; ship?: boolean; readPrimaryArchive?: boolean } = {},
+  opts: {
+    prefetch?: boolean
+    /** Replaces the default `--archive <its archive> --trigger <its trigger>` after `%f %p`. */
+    args?: string
+    /** Added after the default arguments, e.g. '--max-wait 2'. */
+    extraArgs?: string
+    /** A trigger path of the caller's (several standbys may share one); default: in the standby's dir. */
+    trigger?: string
+    signal?: 'recovery' | 'standby'
+    ship?: boolean
+    readPrimaryArchive?: boolean
+  } = {},
 ): Promise<Standby> {
   // Normally the standby reads an archive of its own that the test fills by shipping; with
   // readPrimaryArchive it reads the primary's archive directly, as a real deployment does.
   const archive = opts.readPrimaryArchive ? primaryArchive : await makeTempDir(`${label}-arch`)
   const server = await primary.baseBackup(await makeTempDir(label))
-  const trigger = join(server.dir, 'walwait.trigger')
+  const trigger = opts.trigger ?? join(server.dir, 'walwait.trigger')
   const settings: Record<string, string> = { recovery_target_timeline: 'latest' }
   if (primary.major >= 15) settings.recovery_prefetch = opts.prefetch ? 'try' : 'off'
   await server.makeStandby({
-    restoreCommand: walwaitRestoreCommand(opts.args ?? `--archive ${shellQuote(archive)} --trigger ${shellQuote(trigger)}`),
+    restoreCommand: walwaitRestoreCommand(opts.args ?? `--archive ${shellQuote(archive)} --trigger ${shellQuote(trigger)} ${opts.extraArgs ?? ''}`.trim()),
     settings,
+    signal: opts.signal,
   })
   const standby: Standby = {
     server,

@@ -5,7 +5,7 @@ import t from 'tap'
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Cluster, cleanupTempDirs, majorsUnderTest, makeTempDir, runAs, shellQuote, stopAllClusters, waitUntil } from '../harness/postgres.js'
-import { parseWalName, segmentFileName, segmentNumber } from '../../lib/wal/names.js'
+import { segmentAfter } from '../../lib/wal/names.js'
 import { commitSegment, count, makeWalwaitStandby, walwaitRestoreCommand, shipFiles, timelineHistoryExists, waitConnectable, waitPromoted, writeTrigger } from './kit.js'
 
 const majors = majorsUnderTest()
@@ -15,12 +15,6 @@ t.teardown(async () => {
   stopAllClusters()
   await cleanupTempDirs()
 })
-
-function nextSegment(name: string, segSize: number): string {
-  const w = parseWalName(name)
-  if (w?.log === undefined || w.seg === undefined) throw new Error(`not a segment: ${name}`)
-  return segmentFileName(w.timeline, segmentNumber(w.log, w.seg, segSize) + 1n, segSize)
-}
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}`, { timeout: PER_MAJOR_MS }, async (t) => {
@@ -156,7 +150,7 @@ for (const major of majors) {
         await waitConnectable(clear.server)
 
         const segment = await commitSegment(primary, primaryArchive, 10)
-        const next = nextSegment(segment, segSize)
+        const next = segmentAfter(segment, segSize)
         const expected = await count(primary)
         await stalled.ship()
         await clear.ship()

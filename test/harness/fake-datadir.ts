@@ -4,7 +4,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseWalName, segmentFileName, segmentNumber } from '../../lib/wal/names.js';
+import { segmentAfter as nextSegmentName } from '../../lib/wal/names.js';
 import { runWalwait } from './walwait-process.js';
 
 export const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'wal', 'fixtures');
@@ -12,11 +12,7 @@ export const FACTS = JSON.parse(readFileSync(join(FIXTURES, 'fixtures.json'), 'u
 /** The segment the fixture page comes from: the only name a crafted segment is valid under. */
 export const SEGMENT = FACTS.segment;
 
-export function segmentAfter(name: string, delta = 1): string {
-  const w = parseWalName(name);
-  if (w?.log === undefined || w.seg === undefined) throw new Error(`not a segment: ${name}`);
-  return segmentFileName(w.timeline, segmentNumber(w.log, w.seg, FACTS.segSize) + BigInt(delta), FACTS.segSize);
-}
+export const segmentAfter = (name: string, delta = 1): string => nextSegmentName(name, FACTS.segSize, delta);
 
 /** A complete segment: the fixture's first page, a marker, zeros. `foreign`: another cluster's system identifier. */
 export function segmentBytes(opts: { foreign?: boolean; size?: number } = {}): Buffer {

@@ -1,5 +1,6 @@
 // Run bin/walwait as a child process the way PostgreSQL does, and watch what it logs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,4 +58,22 @@ export function runWalwait(args: string[], opts: { cwd: string; env?: Record<str
       test();
     });
   return { child, stderr: () => err, done, logged };
+}
+
+export interface WalwaitProcess { pid: number; walfile: string | undefined }
+
+/** Running walwait processes (argv[1] is bin/walwait) whose command line mentions `needle`. */
+export function walwaitProcesses(needle: string): WalwaitProcess[] {
+  const found: WalwaitProcess[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone
+    }
+    if (argv[1] === WALWAIT_BIN && argv.includes(needle)) found.push({ pid: Number(entry), walfile: argv[2] });
+  }
+  return found;
 }

@@ -22,6 +22,7 @@ t.test('real pg_control files', async (t) => {
       {
         systemId: BigInt(f.systemId), controlVersion: f.controlVersion, catalogVersion: f.catalogVersion,
         state: f.state, blockSize: f.blockSize, segSize: f.segSize, crcOk: true,
+        checkpointTimeline: 1, // freshly initdb'd: test/e2e/failover.test.ts reads 2 after a promotion
       },
       `PostgreSQL ${major}`,
     );

@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
-  Cluster,
   atomicArchiveCommand,
   cleanupTempDirs,
   majorsUnderTest,
@@ -21,7 +20,7 @@ import {
 import { segmentAfter } from '../../lib/wal/names.js'
 import { parsePgControl } from '../../lib/wal/pg-control.js'
 import { walwaitProcesses } from '../harness/walwait-process.js'
-import { commitSegment, count, makeWalwaitStandby, waitConnectable, writeTrigger, type Standby } from './kit.js'
+import { commitSegment, count, logged, makeWalwaitStandby, newPrimary, startCaughtUp, writeTrigger } from './kit.js'
 import { copyPartial, currentWalFile, waitPromotedAlive, walwaitCli, walwaitPromote } from './failover-kit.js'
 
 const majors = majorsUnderTest()
@@ -33,26 +32,6 @@ t.teardown(async () => {
   stopAllClusters()
   await cleanupTempDirs()
 })
-
-async function newPrimary(major: number, label: string): Promise<{ primary: Cluster; archive: string }> {
-  const archive = await makeTempDir(`${label}-arch`)
-  const primary = await Cluster.init({ major, dir: await makeTempDir(label), archiveDir: archive })
-  await primary.start()
-  await primary.query('create table t (id serial primary key, v int)')
-  await commitSegment(primary, archive, 100)
-  return { primary, archive }
-}
-
-/** Starts the standbys and waits until each shows `rows` rows. */
-async function startCaughtUp(rows: number, ...standbys: Standby[]): Promise<void> {
-  for (const sb of standbys) await sb.server.start({ wait: false })
-  for (const sb of standbys) {
-    await waitConnectable(sb.server)
-    await waitUntil(async () => (await count(sb.server)) === rows, { what: `${rows} rows on ${sb.server.dataDir}` })
-  }
-}
-
-const logged = (sb: Standby, re: RegExp): boolean => sb.walwaitLog().some((l) => re.test(l))
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}`, { timeout: PER_MAJOR_MS }, async (t) => {

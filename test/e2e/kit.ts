@@ -41,6 +41,8 @@ export async function makeWalwaitStandby(
     prefetch?: boolean
     /** Replaces the default `--archive <its archive> --trigger <its trigger>` after `%f %p`. */
     args?: string
+    /** Replaces the whole restore_command (e.g. pg_standby's argument order). */
+    command?: (paths: { archive: string; trigger: string }) => string
     /** Added after the default arguments, e.g. '--max-wait 2'. */
     extraArgs?: string
     /** A trigger path of the caller's (several standbys may share one); default: in the standby's dir. */
@@ -58,7 +60,9 @@ export async function makeWalwaitStandby(
   const settings: Record<string, string> = { recovery_target_timeline: 'latest' }
   if (primary.major >= 15) settings.recovery_prefetch = opts.prefetch ? 'try' : 'off'
   await server.makeStandby({
-    restoreCommand: walwaitRestoreCommand(opts.args ?? `--archive ${shellQuote(archive)} --trigger ${shellQuote(trigger)} ${opts.extraArgs ?? ''}`.trim()),
+    restoreCommand:
+      opts.command?.({ archive, trigger }) ??
+      walwaitRestoreCommand(opts.args ?? `--archive ${shellQuote(archive)} --trigger ${shellQuote(trigger)} ${opts.extraArgs ?? ''}`.trim()),
     settings,
     signal: opts.signal,
   })
@@ -101,3 +105,24 @@ export async function waitConnectable(server: Cluster, timeoutMs = 60_000): Prom
 
 export const timelineHistoryExists = (server: Cluster, tli: number): boolean =>
   existsSync(join(server.dataDir, 'pg_wal', `${tli.toString(16).toUpperCase().padStart(8, '0')}.history`))
+
+/** A started primary archiving into a directory of its own, with table t holding `rows` archived rows. */
+export async function newPrimary(major: number, label: string, rows = 100): Promise<{ primary: Cluster; archive: string }> {
+  const archive = await makeTempDir(`${label}-arch`)
+  const primary = await Cluster.init({ major, dir: await makeTempDir(label), archiveDir: archive })
+  await primary.start()
+  await primary.query('create table t (id serial primary key, v int)')
+  await commitSegment(primary, archive, rows)
+  return { primary, archive }
+}
+
+/** Starts the standbys and waits until each accepts connections and shows `rows` rows. */
+export async function startCaughtUp(rows: number, ...standbys: Standby[]): Promise<void> {
+  for (const sb of standbys) await sb.server.start({ wait: false })
+  for (const sb of standbys) {
+    await waitConnectable(sb.server)
+    await waitUntil(async () => (await count(sb.server)) === rows, { what: `${rows} rows on ${sb.server.dataDir}` })
+  }
+}
+
+export const logged = (sb: Standby, re: RegExp): boolean => sb.walwaitLog().some((l) => re.test(l))

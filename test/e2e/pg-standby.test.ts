@@ -5,9 +5,8 @@
 // server instead of promoting it.
 import t from 'tap'
 import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
-import { Cluster, cleanupTempDirs, majorsUnderTest, makeTempDir, shellQuote, stopAllClusters, waitUntil, walwaitBin } from '../harness/postgres.js'
-import { commitSegment, count, shipFiles, timelineHistoryExists, waitConnectable, waitPromoted, writeTrigger, type Standby } from './kit.js'
+import { Cluster, cleanupTempDirs, majorsUnderTest, shellQuote, stopAllClusters, waitUntil, walwaitBin } from '../harness/postgres.js'
+import { commitSegment, count, makeWalwaitStandby, newPrimary, startCaughtUp, timelineHistoryExists, waitPromoted, writeTrigger, type Standby } from './kit.js'
 
 const majors = majorsUnderTest()
 const PER_MAJOR_MS = 240_000
@@ -22,44 +21,24 @@ function pgStandbyCommand(options: string, archive: string): string {
   return `${shellQuote(walwaitBin())} pg_standby ${options} ${shellQuote(archive)} %f %p %r`
 }
 
-/** Like kit's makeWalwaitStandby, with pg_standby's argument order. */
-async function makePgStandbyStandby(primary: Cluster, primaryArchive: string, label: string, options: (trigger: string) => string): Promise<Standby> {
-  const archive = await makeTempDir(`${label}-arch`)
-  const server = await primary.baseBackup(await makeTempDir(label))
-  const trigger = join(server.dir, 'pgsql.trigger')
-  const settings: Record<string, string> = { recovery_target_timeline: 'latest' }
-  if (primary.major >= 15) settings.recovery_prefetch = 'off'
-  await server.makeStandby({ restoreCommand: pgStandbyCommand(options(trigger), archive), settings })
-  const standby: Standby = {
-    server,
-    archive,
-    trigger,
-    ship: () => shipFiles(primaryArchive, archive),
-    walwaitLog: () => server.serverLog().split('\n').filter((l) => l.startsWith('walwait:')),
-  }
-  await standby.ship()
-  return standby
+/** A walwait standby whose restore_command is pg_standby's, with `options(trigger)`. */
+function makePgStandbyStandby(primary: Cluster, primaryArchive: string, label: string, options: (trigger: string) => string): Promise<Standby> {
+  return makeWalwaitStandby(primary, primaryArchive, label, { command: ({ archive, trigger }) => pgStandbyCommand(options(trigger), archive) })
 }
 
 const NOTICES = ['-l (link) is not supported', '-k 5 is ignored', '-r 3 is ignored', 'RESTARTWALFILE (%r']
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}`, { timeout: PER_MAJOR_MS }, async (t) => {
-    const primaryArchive = await makeTempDir(`psarch${major}`)
-    const primary = await Cluster.init({ major, dir: await makeTempDir(`psprimary${major}`), archiveDir: primaryArchive })
+    const { primary, archive: primaryArchive } = await newPrimary(major, `psprimary${major}`)
     t.teardown(() => primary.stop('immediate'))
-    await primary.start()
-    await primary.query('create table t (id serial primary key, v int)')
-    await commitSegment(primary, primaryArchive, 100)
 
     t.test('a pg_standby restore_command: replay, notices, nothing deleted, smart trigger', async (t) => {
       const sb = await makePgStandbyStandby(primary, primaryArchive, `ps${major}`, (trigger) => `-t ${shellQuote(trigger)} -s 1 -k 5 -l -r 3 -c`)
       t.teardown(() => sb.server.stop('immediate'))
       t.comment(`restore_command = '${pgStandbyCommand(`-t ${sb.trigger} -s 1 -k 5 -l -r 3 -c`, sb.archive)}'`)
       const shipped = new Set(await readdir(sb.archive))
-      await sb.server.start({ wait: false })
-      await waitConnectable(sb.server)
-      await waitUntil(async () => (await count(sb.server)) === (await count(primary)), { what: 'the standby to catch up' })
+      await startCaughtUp(await count(primary), sb)
 
       const latencies: number[] = []
       for (let i = 0; i < 3; i++) {

@@ -4,9 +4,9 @@
 import t from 'tap'
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Cluster, cleanupTempDirs, majorsUnderTest, makeTempDir, runAs, shellQuote, stopAllClusters, waitUntil } from '../harness/postgres.js'
+import { cleanupTempDirs, majorsUnderTest, makeTempDir, runAs, shellQuote, stopAllClusters, waitUntil } from '../harness/postgres.js'
 import { segmentAfter } from '../../lib/wal/names.js'
-import { commitSegment, count, makeWalwaitStandby, walwaitRestoreCommand, shipFiles, timelineHistoryExists, waitConnectable, waitPromoted, writeTrigger } from './kit.js'
+import { commitSegment, count, makeWalwaitStandby, newPrimary, shipFiles, startCaughtUp, timelineHistoryExists, waitConnectable, waitPromoted, walwaitRestoreCommand, writeTrigger } from './kit.js'
 
 const majors = majorsUnderTest()
 const PER_MAJOR_MS = 240_000
@@ -18,20 +18,14 @@ t.teardown(async () => {
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}`, { timeout: PER_MAJOR_MS }, async (t) => {
-    const primaryArchive = await makeTempDir(`arch${major}`)
-    const primary = await Cluster.init({ major, dir: await makeTempDir(`primary${major}`), archiveDir: primaryArchive })
+    const { primary, archive: primaryArchive } = await newPrimary(major, `primary${major}`)
     t.teardown(() => primary.stop('immediate'))
-    await primary.start()
-    await primary.query('create table t (id serial primary key, v int)')
-    await commitSegment(primary, primaryArchive, 100)
     const segSize = 1024 * 1024
 
     t.test('rows replay as segments arrive; a smart trigger promotes with every archived row', async (t) => {
       const sb = await makeWalwaitStandby(primary, primaryArchive, `smart${major}`)
       t.teardown(() => sb.server.stop('immediate'))
-      await sb.server.start({ wait: false })
-      await waitConnectable(sb.server)
-      await waitUntil(async () => (await count(sb.server)) === (await count(primary)), { what: 'the standby to catch up' })
+      await startCaughtUp(await count(primary), sb)
       const latencies: number[] = []
       for (let i = 0; i < 3; i++) {
         await commitSegment(primary, primaryArchive, 10)
@@ -61,10 +55,8 @@ for (const major of majors) {
     t.test('a fast trigger ends recovery at once, without waiting for more WAL', async (t) => {
       const sb = await makeWalwaitStandby(primary, primaryArchive, `fast${major}`)
       t.teardown(() => sb.server.stop('immediate'))
-      await sb.server.start({ wait: false })
-      await waitConnectable(sb.server)
       const before = await count(primary)
-      await waitUntil(async () => (await count(sb.server)) === before, { what: 'the standby to catch up' })
+      await startCaughtUp(before, sb)
       await commitSegment(primary, primaryArchive, 10) // archived by the primary, never shipped
       const triggeredAt = Date.now()
       await writeTrigger(sb, 'fast\n')
@@ -78,10 +70,8 @@ for (const major of majors) {
     t.test('incomplete and foreign segments are not served', async (t) => {
       const sb = await makeWalwaitStandby(primary, primaryArchive, `check${major}`)
       t.teardown(() => sb.server.stop('immediate'))
-      await sb.server.start({ wait: false })
-      await waitConnectable(sb.server)
       const before = await count(primary)
-      await waitUntil(async () => (await count(sb.server)) === before, { what: 'the standby to catch up' })
+      await startCaughtUp(before, sb)
       const segment = await commitSegment(primary, primaryArchive, 10)
       const bytes = await readFile(join(primaryArchive, segment))
 

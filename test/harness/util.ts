@@ -1,7 +1,7 @@
 // Process, user, temp-directory and polling helpers for the end-to-end harness.
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { chmod, chown, lchown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { chmod, lchown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { stopClustersUnder } from './registry.js'

@@ -1,10 +1,8 @@
 // Files appear under their final name only when complete: write to a temporary name in the
 // same directory, then rename. Temporary files are tracked so a signal handler can remove them.
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { copyFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 
 const temporaries = new Set<string>();
 
@@ -62,8 +60,4 @@ export async function writeAtomically(dest: string, produce: (tmpPath: string) =
 /** Copy with copy_file_range or a reflink where the filesystem offers one (FICLONE falls back to a copy). */
 export function copyAtomically(src: string, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
   return writeAtomically(dest, (tmp) => copyFile(src, tmp, constants.COPYFILE_FICLONE), opts);
-}
-
-export function gunzipAtomically(src: string, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
-  return writeAtomically(dest, (tmp) => pipeline(createReadStream(src), createGunzip(), createWriteStream(tmp)), opts);
 }

@@ -1,11 +1,21 @@
 // The archive as a local (or NFS-mounted) directory.
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { copyAtomically, type AtomicWriteOptions } from './atomic-file.js';
+import { copyAtomically, writeAtomically, type AtomicWriteOptions } from './atomic-file.js';
+import { CODECS, CODEC_EXTENSION, decompressFile, type Codec } from './codecs.js';
 
 export interface FileProbe {
   size: number;
   head: Buffer; // the first bytes of the file (up to the requested length)
+}
+
+/** A WAL file as stored in the archive: plain, or compressed by `walwait push --compress`. */
+export interface StoredFile {
+  path: string;
+  codec: Codec | undefined;
+  size: number; // of the stored file
+  mtimeMs: number;
+  head: Buffer; // first bytes; empty for a compressed file (its header is known only once decompressed)
 }
 
 /** Size and first bytes of a file, or undefined when it does not exist. */
@@ -56,5 +66,28 @@ export class DirectoryArchive {
 
   async copyTo(name: string, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
     return copyAtomically(this.path(name), dest, opts);
+  }
+
+  /** `name` as stored: the plain file if there is one, else a compressed form (.gz, .zst, .lz4). */
+  async find(name: string, headBytes: number): Promise<StoredFile | undefined> {
+    const plain = await this.probe(name, headBytes);
+    if (plain) return { path: this.path(name), codec: undefined, size: plain.size, mtimeMs: 0, head: plain.head };
+    for (const codec of CODECS) {
+      const path = this.path(name + CODEC_EXTENSION[codec]);
+      try {
+        const st = await stat(path);
+        return { path, codec, size: st.size, mtimeMs: st.mtimeMs, head: Buffer.alloc(0) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    return undefined;
+  }
+
+  /** Copy or decompress a stored file to `dest`, atomically. Returns the bytes written. */
+  async restore(file: StoredFile, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
+    if (!file.codec) return copyAtomically(file.path, dest, opts);
+    const codec = file.codec;
+    return writeAtomically(dest, (tmp) => decompressFile(file.path, tmp, codec), opts);
   }
 }

@@ -1,30 +1,29 @@
 // Zero data loss at a smart failover: a real-time archive (pg_receivewal) holds the segment in
-// progress as <segment>.partial (or .gz.partial), zero-padded to full size. When the wanted
-// segment is absent and a smart trigger is present, serving that partial segment lets the
-// standby replay every record the archive received before it promotes.
-import { open, stat } from 'node:fs/promises';
+// progress as <segment>.partial, zero-padded to full size, or compressed (.gz/.lz4/.zst.partial,
+// NOT padded, and possibly an unfinished stream). When the wanted segment is absent and a smart
+// trigger is present, serving that partial segment lets the standby replay every record the
+// archive received before it promotes.
+import { stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { copyAtomically, gunzipAtomically } from '../archive/atomic-file.js';
+import { copyAtomically, writeAtomically } from '../archive/atomic-file.js';
+import { CODECS, CODEC_EXTENSION, decompressFile, type Codec } from '../archive/codecs.js';
 import { probeFile } from '../archive/directory.js';
-import { formatBytes, type WalName } from '../wal/names.js';
-import { checkSegment, LONG_PAGE_HEADER_SIZE, type SegmentExpectation, type SegmentProblem } from '../wal/page-header.js';
 import type { Log } from '../log.js';
+import { formatBytes, type WalName } from '../wal/names.js';
+import { checkSegment, LONG_PAGE_HEADER_SIZE, parseLongPageHeader, type SegmentExpectation } from '../wal/page-header.js';
+import { readHead, throwIfUnusable, UnusableSegment } from './unusable.js';
 
-async function readHead(path: string): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(LONG_PAGE_HEADER_SIZE);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    return head.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
+const FORMS: { suffix: string; codec: Codec | undefined }[] = [
+  { suffix: '.partial', codec: undefined },
+  ...CODECS.map((codec) => ({ suffix: `${CODEC_EXTENSION[codec]}.partial`, codec })),
+];
 
-class UnusablePartial extends Error {
-  constructor(readonly problem: SegmentProblem) {
-    super(problem.message);
-  }
+/** Decompress a partial segment and pad it with zeros to the segment size its header gives. */
+async function decompressPartial(src: string, tmp: string, codec: Codec, expect: SegmentExpectation): Promise<void> {
+  await decompressFile(src, tmp, codec, { partial: true });
+  const head = await readHead(tmp);
+  const segSize = expect.segSize ?? (head.length >= LONG_PAGE_HEADER_SIZE ? parseLongPageHeader(head).segSize : 0);
+  if ((await stat(tmp)).size < segSize) await truncate(tmp, segSize);
 }
 
 /**
@@ -33,28 +32,22 @@ class UnusablePartial extends Error {
  */
 export async function servePartial(name: WalName, dirs: string[], target: string, expect: SegmentExpectation, log: Log, beforeRename: () => void): Promise<string | undefined> {
   for (const dir of dirs) {
-    for (const suffix of ['.partial', '.gz.partial']) {
+    for (const { suffix, codec } of FORMS) {
       const path = join(dir, `${name.name}${suffix}`);
-      const validate = async (tmp: string): Promise<void> => {
-        const problem = checkSegment(name, (await stat(tmp)).size, await readHead(tmp), expect);
-        if (problem) throw new UnusablePartial(problem);
-      };
+      const probe = await probeFile(path, LONG_PAGE_HEADER_SIZE);
+      if (!probe) continue;
       try {
+        const check = async (tmp: string): Promise<void> => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), expect));
         let bytes: number;
-        if (suffix === '.partial') {
-          const probe = await probeFile(path, LONG_PAGE_HEADER_SIZE);
-          if (!probe) continue;
-          const problem = checkSegment(name, probe.size, probe.head, expect);
-          if (problem) throw new UnusablePartial(problem);
+        if (codec) bytes = await writeAtomically(target, (tmp) => decompressPartial(path, tmp, codec, expect), { check, beforeRename });
+        else {
+          throwIfUnusable(checkSegment(name, probe.size, probe.head, expect));
           bytes = await copyAtomically(path, target, { expectSize: probe.size, beforeRename });
-        } else {
-          if (!(await probeFile(path, 0))) continue;
-          bytes = await gunzipAtomically(path, target, { check: validate, beforeRename });
         }
         log.info({ walfile: name.name, partial: path, bytes }, `served partial segment ${path} for ${name.name} (${formatBytes(bytes)}): the standby replays every record the archive received before it promotes`);
         return path;
       } catch (err) {
-        if (!(err instanceof UnusablePartial)) throw err;
+        if (!(err instanceof UnusableSegment)) throw err;
         log.warn({ walfile: name.name, partial: path, problem: err.problem.code, hint: err.problem.hint }, `not serving ${path}: ${err.problem.message}`);
       }
     }

@@ -1,5 +1,6 @@
 // One look for the wanted segment: serve it if it is complete and ours, otherwise decide
 // between waiting and ending the wait (trigger, --max-wait, SIGUSR1, standby mode's short wait).
+import { stat } from 'node:fs/promises';
 import { SizeMismatchError } from '../archive/atomic-file.js';
 import type { DirectoryArchive } from '../archive/directory.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
@@ -10,8 +11,10 @@ import { RateLimitedLog, type Log } from '../log.js';
 import { readTrigger, staleReason, type Trigger, type TriggerMode } from '../trigger.js';
 import { Deadline } from '../wait.js';
 import { formatBytes, type WalName } from '../wal/names.js';
-import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE } from '../wal/page-header.js';
+import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, type SegmentProblem } from '../wal/page-header.js';
+import { readHead, throwIfUnusable, UnusableSegment } from './unusable.js';
 import { servePartial } from './partial.js';
+import { neverComingReason } from './timeline-check.js';
 
 export type Step = { exit: number } | { waitAtMostMs: number };
 
@@ -33,6 +36,7 @@ export interface SegmentRequest {
 
 const STILL_WAITING_FIRST_MS = 60_000;
 const REPEAT_LOG_MS = 5 * 60_000;
+const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
 
 export function segmentStep(req: SegmentRequest): () => Promise<Step> {
   const { name, log } = req;
@@ -43,6 +47,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
   let firstMiss: number | undefined;
   let announcedWait = false;
   let lastSize: number | undefined;
+  const rejectedCompressed = new Map<string, { size: number; mtimeMs: number; problem: SegmentProblem }>();
 
   /** End the wait. In standby mode "not found" only makes PostgreSQL retry, so ask it to promote. */
   const endRecovery = async (kind: TriggerMode, why: string): Promise<Step> => {
@@ -76,21 +81,35 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     const trigger = await currentTrigger();
     if (trigger?.mode === 'fast') return endRecovery('fast', `fast trigger ${req.trigger} found, not waiting for ${name.name}`);
 
-    const probe = await req.archive.probe(name.name, LONG_PAGE_HEADER_SIZE);
-    const problem = probe && checkSegment(name, probe.size, probe.head, identity);
-    if (probe && !problem) {
+    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE);
+    const rejected = stored?.codec ? rejectedCompressed.get(stored.path) : undefined;
+    let problem: SegmentProblem | undefined =
+      stored && !stored.codec ? checkSegment(name, stored.size, stored.head, identity) : rejected?.mtimeMs === stored?.mtimeMs && rejected?.size === stored?.size ? rejected?.problem : undefined;
+    if (stored && !problem) {
+      const expect = identity;
       try {
-        const bytes = await req.archive.copyTo(name.name, req.target, { expectSize: probe.size, beforeRename: req.beforeRename });
+        const bytes = await req.archive.restore(stored, req.target, {
+          // A compressed file's header is known only once decompressed: check the result before the rename.
+          check: stored.codec ? async (tmp) => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), expect)) : undefined,
+          expectSize: stored.codec ? undefined : stored.size,
+          beforeRename: req.beforeRename,
+        });
         const waited = firstMiss === undefined ? 0 : (Date.now() - firstMiss) / 1000;
         const after = firstMiss === undefined ? '' : ` after waiting ${waited.toFixed(waited < 1 ? 2 : 1)} s`;
-        log.info({ walfile: name.name, bytes, waitedSeconds: waited }, `restored ${name.name} (${formatBytes(bytes)})${after}`);
+        const from = stored.codec ? `, ${stored.codec} ${formatBytes(stored.size)}` : '';
+        log.info({ walfile: name.name, bytes, codec: stored.codec, waitedSeconds: waited }, `restored ${name.name} (${formatBytes(bytes)}${from})${after}`);
         return { exit: EXIT.restored };
       } catch (err) {
-        if (!(err instanceof SizeMismatchError)) throw err;
-        log.debug({ walfile: name.name }, `${name.name} changed while being copied: waiting for it to settle`);
-        return { waitAtMostMs: req.pollMs };
+        if (err instanceof UnusableSegment) {
+          problem = err.problem;
+          rejectedCompressed.set(stored.path, { size: stored.size, mtimeMs: stored.mtimeMs, problem }); // do not decompress it again until it changes
+        } else if (err instanceof SizeMismatchError) {
+          log.debug({ walfile: name.name }, `${name.name} changed while being copied: waiting for it to settle`);
+          return { waitAtMostMs: req.pollMs };
+        } else throw err;
       }
     }
+    const probe = stored;
     firstMiss ??= Date.now();
     let growing = false;
     if (probe && problem) {
@@ -117,6 +136,10 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     if (!announcedWait) {
       announcedWait = true;
       log.debug({ walfile: name.name }, `waiting for ${name.name} in ${req.archive.describe()}`);
+      const never = await neverComingReason(name, identity.segSize ?? DEFAULT_SEGMENT_SIZE, req.archive.dir).catch(() => undefined);
+      if (never && req.mode === 'archive') {
+        log.warn({ walfile: name.name, hint: "restart the standby so it follows the new timeline (recovery_target_timeline = 'latest'), or promote it if that is what you want" }, never);
+      }
       if (req.mode === 'archive' && prefetchStallsReplay(identity.major, req.dataDir)) {
         log.warn(
           { walfile: name.name, hint: 'set recovery_prefetch = off in postgresql.conf and reload (see the README, "PostgreSQL 15+ and recovery_prefetch")' },

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { CODECS, CODEC_EXTENSION, compressFile } from '../../lib/archive/codecs.js';
 import { runWalwait } from '../harness/walwait-process.js';
 import { SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
 import { parsePgControl } from '../../lib/wal/pg-control.js';
@@ -52,6 +53,22 @@ t.test('a smart failover serves the partial segment of a real-time archive', asy
   const g = await gz.run('--partial-dir', partialDir).done;
   t.equal(g.code, 0, 'a .gz.partial in --partial-dir');
   t.ok(readFileSync(gz.target).equals(segmentBytes()));
+
+  // pg_receivewal's compressed partials are not padded, and the one in progress is an unfinished stream.
+  for (const codec of CODECS) {
+    const c = setup();
+    writeFileSync(c.trigger, 'smart');
+    const received = segmentBytes().subarray(0, 64 * 1024);
+    writeFileSync(join(c.root, 'received'), received);
+    await compressFile(join(c.root, 'received'), join(c.root, 'compressed'), codec);
+    const stream = readFileSync(join(c.root, 'compressed'));
+    c.put(c.archive, `${SEGMENT}${CODEC_EXTENSION[codec]}.partial`, codec === 'gzip' ? stream.subarray(0, stream.length - 8) : stream);
+    const r = await c.run().done;
+    t.equal(r.code, 0, `${codec}.partial: ${r.stderr}`);
+    const served = readFileSync(c.target);
+    t.equal(served.length, 1024 * 1024, `${codec}.partial: padded to the segment size`);
+    t.ok(served.subarray(0, received.length).equals(received) && served.subarray(received.length).every((b) => b === 0), `${codec}.partial: what was received, then zeros`);
+  }
 
   const foreign = setup();
   writeFileSync(foreign.trigger, 'smart');

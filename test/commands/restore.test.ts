@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFile
 import { join } from 'node:path';
 import { runWalwait, walwaitProcesses, WALWAIT_BIN } from '../harness/walwait-process.js';
 import { FACTS as facts, SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
+import { CODECS, CODEC_EXTENSION, compressFile } from '../../lib/archive/codecs.js';
 
 const NEXT = segmentAfter(SEGMENT);
 
@@ -173,6 +174,45 @@ t.test('an unreachable archive is waited on, never answered with "not found"', a
   const r = await segment.done;
   t.equal(r.code, 0, 'the segment is restored');
   t.ok(readFileSync(s.target).equals(segmentBytes()));
+});
+
+t.test('compressed segments (walwait push --compress) are decompressed and checked', async (t) => {
+  for (const codec of CODECS) {
+    const s = setup();
+    const plain = join(s.root, 'plain');
+    writeFileSync(plain, segmentBytes());
+    await compressFile(plain, join(s.archive, SEGMENT + CODEC_EXTENSION[codec]), codec);
+    const r = await s.run(SEGMENT).done;
+    t.equal(r.code, 0, `${codec}: ${r.stderr}`);
+    t.match(r.stderr, new RegExp(`restored ${SEGMENT} \\(1 MiB, ${codec} `));
+    t.ok(readFileSync(s.target).equals(segmentBytes()), `${codec}: byte-identical`);
+    t.same(s.leftovers(), [], `${codec}: no temporary file left`);
+  }
+  const foreign = setup();
+  writeFileSync(join(foreign.root, 'plain'), segmentBytes({ foreign: true }));
+  await compressFile(join(foreign.root, 'plain'), join(foreign.archive, `${SEGMENT}.zst`), 'zstd');
+  const run = foreign.run(SEGMENT, '--poll-interval', '0.05');
+  await run.logged(/not restoring .*another cluster/);
+  t.notOk(existsSync(foreign.target), 'a compressed segment from another cluster is not served');
+  t.same(foreign.leftovers(), [], 'and its decompressed copy is gone');
+  run.child.kill('SIGTERM');
+  await run.done;
+});
+
+t.test('a segment that will never come, because a newer timeline branched off before it, is named', async (t) => {
+  const s = setup();
+  s.put('00000002.history', Buffer.from('1\t0/800000\tno recovery target specified\n'));
+  const run = s.run(SEGMENT);
+  await run.logged(/WARNING: timeline 1 ended at 0\/800000 \(timeline 2 continues from there, see 00000002.history\): .* will never be archived; restart the standby/);
+  run.child.kill('SIGTERM');
+  await run.done;
+  const later = setup();
+  later.put('00000002.history', Buffer.from(`1\t0/${(facts.segSize * 20).toString(16).toUpperCase()}\tno recovery target specified\n`));
+  const ok = later.run(SEGMENT, '--log-level', 'debug');
+  await ok.logged(`waiting for ${SEGMENT}`);
+  t.notMatch(ok.stderr(), /will never be archived/, 'no warning when the segment is before the switch point');
+  ok.child.kill('SIGTERM');
+  await ok.done;
 });
 
 t.test('JSON logs', async (t) => {

@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { removeTemporariesSync } from './archive/atomic-file.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
 import { createLog, type Log } from './log.js';
-import { loadOptions, LOG_FORMATS, LOG_LEVELS, MODES } from './options.js';
+import { loadOptions, COMPRESSIONS, LOG_FORMATS, LOG_LEVELS, MODES } from './options.js';
 import { watchParent } from './parent.js';
 
 const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery standby on any status 1-125):
@@ -20,7 +20,7 @@ const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery
   killed by SIGTERM/SIGINT (SIGQUIT: exit 131) when the server shuts down
 Transient errors (archive unreachable, disk full, I/O errors) are retried, never answered with 1.`;
 
-type Command = 'restore' | 'promote' | 'pg_standby';
+type Command = 'restore' | 'promote' | 'pg_standby' | 'push' | 'cleanup' | 'slot';
 
 interface Parsed {
   command: Command;
@@ -51,6 +51,26 @@ function parseArgv(argv: string[]): Parsed | undefined {
         .option('wait', { type: 'string', describe: 'wait until the server has left recovery (default 60 s), print the new timeline' })
         .option('clear', { type: 'boolean', describe: "remove the trigger (for recovery_end_command = 'walwait promote --clear')" }),
       select('promote'))
+    .command('push <source> <walfile>', "archive_command = 'walwait push %p %f': store a WAL file in the archive, atomically", (y) =>
+      y
+        .positional('source', { type: 'string', describe: 'the file to archive (%p)' })
+        .positional('walfile', { type: 'string', describe: 'its name (%f)' })
+        .option('compress', { choices: COMPRESSIONS, describe: 'store <name>.gz, .zst or .lz4 (env WALWAIT_COMPRESS; default none)' }),
+      select('push'))
+    .command('cleanup <restartfile>', "archive_cleanup_command = 'walwait cleanup %r': remove WAL every standby has passed", (y) =>
+      y
+        .positional('restartfile', { type: 'string', describe: 'the oldest file this standby still needs (%r)' })
+        .option('slot', { type: 'string', describe: "record this standby's position under a name, and remove only what every slot has passed" })
+        .option('max-retained', { type: 'string', describe: 'let cleanup pass a slot that holds back more than this (e.g. 50GB), marking it lost' })
+        .option('dry-run', { alias: 'n', type: 'boolean', describe: 'list what would be removed, remove nothing' })
+        .option('extension', { alias: 'x', type: 'string', describe: "also strip this extension from names (pg_archivecleanup's -x)" }),
+      select('cleanup'))
+    .command('slot <action> [name]', 'archive slots: list, drop NAME; hold / release (pause deletion, e.g. during a base backup)', (y) =>
+      y
+        .positional('action', { choices: ['list', 'drop', 'hold', 'release'] as const, describe: 'what to do' })
+        .positional('name', { type: 'string', describe: 'the slot (drop) or the hold (hold, release)' })
+        .option('json', { type: 'boolean', describe: 'list as JSON' }),
+      select('slot'))
     .command('pg_standby', "pg_standby's command line, for migrations: walwait pg_standby [options] ARCHIVE %f %p [%r]")
     .option('archive', { alias: 'a', type: 'string', describe: 'archive directory (env WALWAIT_ARCHIVE)' })
     .option('trigger', { alias: 't', type: 'string', describe: 'trigger file: "fast" ends recovery now; empty or "smart" after restoring all archived WAL' })
@@ -108,9 +128,11 @@ function dieBySignal(sig: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'): number {
 
 export async function main(argv: string[]): Promise<number> {
   let log: Log = createLog();
+  let command: Command | undefined;
   const { signal, failover, dispose } = interruptions();
   try {
     const parsed = parseArgv(argv);
+    command = parsed?.command;
     if (!parsed) return EXIT.restored; // --help or --version was printed
     const { args } = parsed;
     if (parsed.command === 'pg_standby') {
@@ -126,6 +148,18 @@ export async function main(argv: string[]): Promise<number> {
       if (wait !== undefined && !(wait > 0)) throw new WalwaitError('usage', `--wait "${String(args.wait)}" is not a number of seconds`, 'use e.g. --wait 60');
       return await promote({ trigger: options.trigger, dataDir, fast: args.fast === true, waitSeconds: wait, clear: args.clear === true }, { log, signal });
     }
+    if (parsed.command === 'push') {
+      const { push } = await import('./commands/push.js');
+      return await push({ ...options, source: String(args.source), walfile: String(args.walfile), dataDir }, { log, signal });
+    }
+    if (parsed.command === 'cleanup') {
+      const { cleanup } = await import('./commands/cleanup.js');
+      return await cleanup({ ...options, restartFile: String(args.restartfile), dryRun: args.dryRun === true, extension: typeof args.extension === 'string' ? args.extension : undefined }, { log, signal });
+    }
+    if (parsed.command === 'slot') {
+      const { slot } = await import('./commands/slot.js');
+      return await slot({ ...options, action: args.action as 'list' | 'drop' | 'hold' | 'release', name: typeof args.name === 'string' ? args.name : undefined, json: args.json === true }, { log, signal });
+    }
     const { restore } = await import('./commands/restore.js');
     return await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, { log, signal, failover });
   } catch (err) {
@@ -136,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof WalwaitError) log.error({ code: err.code, hint: err.hint }, `${ERRORS[err.code].what}: ${err.message}`);
     else log.error({ err, hint: 'this is a bug in walwait: please report it with this line' }, `unexpected failure: ${describeError(err)}`);
-    return exitStatusFor(err);
+    return exitStatusFor(err, command === 'push' ? 'archive-command' : 'restore');
   } finally {
     dispose();
   }

@@ -11,6 +11,7 @@ export const EXIT = {
   usage: 200,
   failure: 201,
   timeout: 202,
+  refused: 203,
 } as const;
 
 export const ERRORS = {
@@ -19,7 +20,12 @@ export const ERRORS = {
   'bad-config': { exit: EXIT.usage, what: 'invalid configuration' },
   'target-unwritable': { exit: EXIT.failure, what: 'cannot write the file PostgreSQL asked for' },
   'trigger-unwritable': { exit: EXIT.failure, what: 'cannot write the trigger file' },
+  'archive-unusable': { exit: EXIT.failure, what: 'cannot use the archive' },
   timeout: { exit: EXIT.timeout, what: 'timed out' },
+  // push (archive_command): PostgreSQL keeps the segment and retries; nothing in the archive changes.
+  'archive-conflict': { exit: EXIT.refused, what: 'a different file of that name is already archived' },
+  'not-this-cluster': { exit: EXIT.refused, what: 'refusing a segment that is not from this cluster' },
+  'lock-timeout': { exit: EXIT.refused, what: 'the archive is locked' },
   internal: { exit: EXIT.failure, what: 'unexpected failure' },
 } as const;
 
@@ -36,10 +42,18 @@ export class WalwaitError extends Error {
   }
 }
 
+/**
+ * archive_command (walwait push) reads statuses differently: above 125 PostgreSQL restarts the
+ * archiver, which for a lasting problem (a conflict after a split brain) becomes a tight restart
+ * loop; any other non-zero status means "failed: keep the file, retry later". So push maps the
+ * table's statuses into 2-4.
+ */
+export const ARCHIVE_COMMAND_EXIT: Readonly<Record<number, number>> = { [EXIT.usage]: 2, [EXIT.refused]: 3, [EXIT.failure]: 4 };
+
 /** The one place that turns an error into an exit status. */
-export function exitStatusFor(err: unknown): number {
-  if (err instanceof WalwaitError) return ERRORS[err.code].exit;
-  return EXIT.failure;
+export function exitStatusFor(err: unknown, context: 'restore' | 'archive-command' = 'restore'): number {
+  const status = err instanceof WalwaitError ? ERRORS[err.code].exit : EXIT.failure;
+  return context === 'archive-command' ? (ARCHIVE_COMMAND_EXIT[status] ?? 4) : status;
 }
 
 // errno codes that say "try again later": a mount that is down, a full disk, a busy or flaky

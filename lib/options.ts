@@ -7,6 +7,8 @@ import { WalwaitError } from './errors.js';
 export const LOG_FORMATS = ['text', 'json'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const MODES = ['auto', 'archive', 'standby'] as const;
+export const COMPRESSIONS = ['none', 'gzip', 'zstd', 'lz4'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type Mode = (typeof MODES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -21,6 +23,9 @@ export interface CommonOptions {
   partialDir: string | undefined;
   mode: Mode;
   standbyWait: number; // seconds
+  compress: Compression; // push
+  slot: string | undefined; // cleanup
+  maxRetained: number | undefined; // cleanup, bytes
 }
 
 type Parser<T> = (raw: unknown, source: string) => T;
@@ -56,6 +61,21 @@ function seconds(key: string, allowZero: boolean, max: number, example: string):
   };
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+
+/** A size such as 10GB, 512MB or a number of bytes (units are powers of 1024, as in PostgreSQL). */
+function size(raw: unknown, source: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?b)?\s*$/i.exec(typeof raw === 'number' ? String(raw) : text(raw, source, 'max-retained'));
+  const bytes = m ? Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? NaN) : NaN;
+  if (!Number.isFinite(bytes) || bytes <= 0) {
+    throw new WalwaitError('bad-config', `max-retained "${String(raw)}" from ${source} is not a size`, 'use e.g. --max-retained 50GB (B, kB, MB, GB, TB: powers of 1024)');
+  }
+  return Math.floor(bytes);
+}
+
+/** As for replication slots. */
+export const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+
 const SPECS: { [K in keyof CommonOptions]: Spec<CommonOptions[K]> } = {
   archive: { env: 'WALWAIT_ARCHIVE', isPath: true, parse: (r, s) => text(r, s, 'archive'), fallback: undefined },
   trigger: { env: 'WALWAIT_TRIGGER', isPath: true, parse: (r, s) => text(r, s, 'trigger'), fallback: undefined },
@@ -66,6 +86,17 @@ const SPECS: { [K in keyof CommonOptions]: Spec<CommonOptions[K]> } = {
   partialDir: { env: 'WALWAIT_PARTIAL_DIR', isPath: true, parse: (r, s) => text(r, s, 'partial-dir'), fallback: undefined },
   mode: { env: 'WALWAIT_MODE', parse: oneOf(MODES, 'mode'), fallback: 'auto' },
   standbyWait: { env: 'WALWAIT_STANDBY_WAIT', parse: seconds('standby-wait', true, 3600, '1'), fallback: 1 },
+  compress: { env: 'WALWAIT_COMPRESS', parse: oneOf(COMPRESSIONS, 'compress'), fallback: 'none' },
+  slot: {
+    env: 'WALWAIT_SLOT',
+    parse: (r, s) => {
+      const name = text(r, s, 'slot');
+      if (!SLOT_NAME.test(name)) throw new WalwaitError('bad-config', `slot name "${name}" from ${s} is not valid`, 'use lower-case letters, digits and underscores (at most 63), as for replication slots');
+      return name;
+    },
+    fallback: undefined,
+  },
+  maxRetained: { env: 'WALWAIT_MAX_RETAINED', parse: size, fallback: undefined },
 };
 
 const KEYS = Object.keys(SPECS) as (keyof CommonOptions)[];

@@ -8,7 +8,7 @@ const cwd = '/data';
 
 t.test('defaults', async (t) => {
   const o = resolveOptions({ flags: {}, env: {}, cwd });
-  t.same(o, { archive: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info', maxWait: 0, partialDir: undefined, mode: 'auto', standbyWait: 1 });
+  t.same(o, { archive: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info', maxWait: 0, partialDir: undefined, mode: 'auto', standbyWait: 1, compress: 'none', slot: undefined, maxRetained: undefined });
 });
 
 t.test('precedence: flags, then environment, then config file, then defaults', async (t) => {
@@ -29,6 +29,19 @@ t.test('zero is "never" for max-wait and "at once" for standby-wait', async (t) 
   const o = resolveOptions({ flags: { maxWait: '0', standbyWait: '0' }, env: {}, cwd });
   t.equal(o.maxWait, 0);
   t.equal(o.standbyWait, 0);
+});
+
+t.test('sizes and slot names', async (t) => {
+  const size = (v: string) => resolveOptions({ flags: { maxRetained: v }, env: {}, cwd }).maxRetained;
+  t.equal(size('50GB'), 50 * 1024 ** 3);
+  t.equal(size('512 MB'), 512 * 1024 ** 2);
+  t.equal(size('1.5kB'), 1536);
+  t.equal(size('4096'), 4096);
+  t.throws(() => size('lots'), { code: 'bad-config', message: /max-retained "lots" from --max-retained is not a size/ });
+  t.throws(() => size('0'), { code: 'bad-config' });
+  t.equal(resolveOptions({ flags: {}, env: { WALWAIT_SLOT: 'standby_a' }, cwd }).slot, 'standby_a');
+  t.throws(() => resolveOptions({ flags: { slot: 'Standby-A' }, env: {}, cwd }), { code: 'bad-config', message: /slot name "Standby-A" from --slot is not valid/ });
+  t.throws(() => resolveOptions({ flags: { compress: 'bzip2' }, env: {}, cwd }), { code: 'bad-config', message: /compress "bzip2"/ });
 });
 
 t.test('an empty environment variable does not count', async (t) => {

@@ -35,6 +35,8 @@ export interface AtomicWriteOptions {
   check?: (tmpPath: string) => Promise<void>;
   /** Called just before the rename; throw to abandon (e.g. a signal arrived meanwhile). */
   beforeRename?: () => void;
+  /** Wraps the rename, e.g. to do it under a lock after a last check; throw to abandon. */
+  publish?: (rename: () => Promise<void>) => Promise<void>;
 }
 
 /** Let `produce` write a temporary file, then rename it to `dest`. Returns the size written. */
@@ -46,8 +48,11 @@ export async function writeAtomically(dest: string, produce: (tmpPath: string) =
     const { size } = await stat(tmp);
     if (opts.expectSize !== undefined && size !== opts.expectSize) throw new SizeMismatchError(opts.expectSize, size);
     await opts.check?.(tmp);
-    opts.beforeRename?.();
-    await rename(tmp, dest);
+    const publish = async (): Promise<void> => {
+      opts.beforeRename?.();
+      await rename(tmp, dest);
+    };
+    await (opts.publish ? opts.publish(publish) : publish());
     return size;
   } catch (err) {
     await unlink(tmp).catch(() => undefined);

@@ -29,7 +29,7 @@ const USAGE_HINT = "pg_standby's form is: walwait pg_standby [-c] [-d] [-k N] [-
 const WITH_VALUE = new Set(['k', 'r', 's', 't', 'w']);
 const WITHOUT_VALUE = new Set(['c', 'd', 'l']);
 
-const CLEANUP_HINT = "clean the archive with archive_cleanup_command = 'pg_archivecleanup ARCHIVE %r' (or 'walwait cleanup %r' once available)";
+const CLEANUP_HINT = "clean the archive with archive_cleanup_command = 'walwait cleanup %r -a ARCHIVE' (safe with several standbys: --slot NAME)";
 
 function usage(message: string): WalwaitError {
   return new WalwaitError('usage', `pg_standby: ${message}`, USAGE_HINT);

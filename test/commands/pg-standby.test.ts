@@ -44,7 +44,7 @@ t.test('each option', async (t) => {
 
   const k = m('-k', '5');
   t.same(k.flags, { archive: A });
-  t.match(k.notices, [/^-k 5 is ignored: walwait never deletes from the archive.*pg_archivecleanup/]);
+  t.match(k.notices, [/^-k 5 is ignored: walwait never deletes from the archive.*walwait cleanup/]);
   t.same(m('-k', '0').notices, [], '-k 0 (pg_standby: keep everything) is what walwait does anyway');
 
   const r = m('-r', '3');

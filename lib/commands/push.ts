@@ -1,0 +1,339 @@
+// walwait push <source> <walfile>: PostgreSQL's archive_command ('walwait push %p %f').
+//
+// Stores one WAL file in the archive so that a final name only ever holds a complete file:
+// the copy goes to a temporary name (.<name>.walwait-<pid>.tmp, never a WAL name), is
+// fsynced, then renamed under the archive lock, and the directory is fsynced. A segment is
+// checked against this cluster's global/pg_control first. A name that is already archived,
+// in any compressed form, is never overwritten: identical content exits 0, different content
+// is refused (the archive_command contract: PostgreSQL keeps the file and retries).
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { writeAtomically } from '../archive/atomic-file.js';
+import { CODECS, CODEC_EXTENSION, compressFile, decompressFile, splitCompressedName, type Codec } from '../archive/codecs.js';
+import { withArchiveLock } from '../archive/lock.js';
+import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
+import { Interrupted, WalwaitError, describeError, errnoCode } from '../errors.js';
+import type { CommonOptions } from '../options.js';
+import { formatBytes, parseWalName, type WalName } from '../wal/names.js';
+import { checkSegment, LONG_PAGE_HEADER_SIZE, parseLongPageHeader, type SegmentProblem as Problem } from '../wal/page-header.js';
+import type { RunContext } from './restore.js';
+
+export interface PushOptions extends CommonOptions {
+  source: string; // %p, relative to dataDir
+  walfile: string; // %f
+  dataDir: string; // the primary's data directory (archive_command runs there)
+}
+
+const USAGE_HINT = "archive_command must pass %p and %f: archive_command = 'walwait push %p %f --archive DIR'";
+const RETRY_NOTE = 'nothing was archived and PostgreSQL keeps the file and retries';
+
+// ---- stored forms ----------------------------------------------------------------------------
+
+/**
+ * The name `name` is stored under with `codec`: `<name><ext>`, except that a `.partial` keeps its
+ * suffix last (`<segment>.gz.partial`), as pg_receivewal writes it and restore reads it. A name
+ * that already carries a codec (`<segment>.gz.partial`) is stored verbatim, in that form only.
+ */
+function storedName(name: WalName, codec: Codec | undefined): string {
+  if (!codec) return name.name;
+  if (name.kind === 'partial') return `${name.segment}${CODEC_EXTENSION[codec]}.partial`;
+  return name.name + CODEC_EXTENSION[codec];
+}
+
+const preCompressed = (name: WalName): boolean => splitCompressedName(name.name).codec !== undefined;
+
+/** Every form `name` may be stored in, as [codec, stored name]. */
+function storedForms(name: WalName): [Codec | undefined, string][] {
+  if (preCompressed(name)) return [[undefined, name.name]];
+  return [undefined, ...CODECS].map((codec) => [codec, storedName(name, codec)]);
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+/** Hashes, counts and keeps the first bytes of what flows through it. */
+class Tap extends Transform {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  private headParts: Buffer[] = [];
+  private headLen = 0;
+  constructor(private readonly headBytes: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    if (this.headLen < this.headBytes) {
+      const part = chunk.subarray(0, this.headBytes - this.headLen);
+      this.headParts.push(Buffer.from(part));
+      this.headLen += part.length;
+    }
+    cb(null, chunk);
+  }
+  head(): Buffer {
+    return Buffer.concat(this.headParts);
+  }
+  private sum: string | undefined;
+  /** The sha256 of everything that flowed through (call once the stream has ended). */
+  digest(): string {
+    return (this.sum ??= this.hash.digest('hex'));
+  }
+}
+
+const discard = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });
+
+async function sha256Of(stream: Readable): Promise<string> {
+  const tap = new Tap(0);
+  await pipeline(stream, tap, discard());
+  return tap.digest();
+}
+
+/** sha256 of what a compressed file decompresses to (via a scratch file outside the archive). */
+async function sha256OfDecompressed(path: string, codec: Codec): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'walwait-push-'));
+  try {
+    const out = join(dir, 'decompressed');
+    await decompressFile(path, out, codec);
+    const fh = await open(out, 'r');
+    try {
+      return await sha256Of(fh.createReadStream({ autoClose: false }));
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+const short = (hash: string): string => hash.slice(0, 16);
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new Interrupted(signal.reason as Interrupted['reason']);
+}
+
+type SegmentProblem = Problem & { header: Buffer };
+
+// ---- what is already in the archive ----------------------------------------------------------
+
+interface Existing {
+  file: string; // name in the archive
+  sha256: string; // of the decompressed content
+}
+
+/** Every stored form of `name`, with the sha256 of its content. A stored form that cannot be decompressed is a conflict. */
+async function existingForms(archive: string, name: WalName): Promise<Existing[]> {
+  const found: Existing[] = [];
+  for (const [codec, file] of storedForms(name)) {
+    const path = join(archive, file);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') continue;
+      throw err;
+    }
+    try {
+      if (!codec) {
+        found.push({ file, sha256: await sha256Of(fh.createReadStream({ start: 0, autoClose: false })) });
+        continue;
+      }
+    } finally {
+      await fh.close();
+    }
+    try {
+      found.push({ file, sha256: await sha256OfDecompressed(path, codec) });
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') continue; // removed meanwhile (cleanup)
+      if ((err as { syscall?: unknown }).syscall !== undefined) throw err; // an I/O error, not bad data
+      throw new WalwaitError('archive-conflict', `${name.name} is already archived as ${file}, which is not valid ${codec} data (${describeError(err)})`, `${RETRY_NOTE}; move the damaged ${file} away so the file can be archived again`);
+    }
+  }
+  return found;
+}
+
+/** Exit 0 when every stored form holds the source's content, else refuse naming both checksums. */
+function judge(name: WalName, existing: Existing[], sourceSha: string, sourceDesc: string, ctx: RunContext): number {
+  const other = existing.find((e) => e.sha256 !== sourceSha);
+  if (other) {
+    const what = name.kind === 'history' ? 'timeline history files are never overwritten' : 'walwait never overwrites an archived file';
+    throw new WalwaitError(
+      'archive-conflict',
+      `${name.name} is already archived as ${other.file} with different content (archive sha256 ${other.sha256}, ${sourceDesc} sha256 ${sourceSha}): ${what}`,
+      `${RETRY_NOTE}; two primaries archiving into one archive (split brain)? stop the wrong one. Otherwise compare the two files and move the wrong one away by hand`,
+    );
+  }
+  const forms = existing.map((e) => e.file).join(', ');
+  ctx.log.info({ walfile: name.name, stored: forms, sha256: sourceSha }, `${name.name} already archived, identical (${forms}, sha256 ${short(sourceSha)}…): nothing to do`);
+  return 0;
+}
+
+/** Signals from inside writeAtomically's check that the name turned out to be archived already. */
+class AlreadyThere extends Error {
+  constructor(readonly existing: Existing[]) {
+    super('already archived');
+  }
+}
+
+// ---- the command -----------------------------------------------------------------------------
+
+export async function push(opts: PushOptions, ctx: RunContext): Promise<number> {
+  const name = parseWalName(opts.walfile);
+  if (!name) throw new WalwaitError('bad-wal-name', `"${opts.walfile}" is not a WAL file name (segment, .history, .backup or .partial)`, USAGE_HINT);
+  if (!opts.source) throw new WalwaitError('usage', 'no source path given', USAGE_HINT);
+  if (!opts.archive) {
+    throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory');
+  }
+  const archive = opts.archive;
+  // A name that carries a codec already (pg_receivewal's <segment>.gz.partial) is stored as it is.
+  const codec: Codec | undefined = opts.compress === 'none' || preCompressed(name) ? undefined : opts.compress;
+  const sourcePath = resolve(opts.dataDir, opts.source);
+  const finalName = storedName(name, codec);
+  const finalPath = join(archive, finalName);
+
+  // The archive must exist: never create it (an unmounted share must not fill the local disk).
+  const archiveStat = await stat(archive).catch((err: unknown) => {
+    throw new WalwaitError('archive-unusable', `cannot use the archive directory ${archive}: ${describeError(err)}`, `${RETRY_NOTE}; create or mount it (walwait push never creates it)`);
+  });
+  if (!archiveStat.isDirectory()) throw new WalwaitError('usage', `the archive ${archive} is not a directory`, 'point --archive at the archive directory');
+
+  let identity: ClusterIdentity = {};
+  if (name.kind === 'segment') {
+    identity = await readClusterIdentity(opts.dataDir);
+    if (identity.controlUnreadable) {
+      throw new WalwaitError('archive-unusable', `cannot check ${name.name} against this cluster: ${identity.controlUnreadable}`, `${RETRY_NOTE}; if this persists, check global/pg_control in ${opts.dataDir}`);
+    }
+    if (identity.systemId === undefined) {
+      ctx.log.warn({ walfile: name.name, hint: 'run it in the data directory, as PostgreSQL does' }, `${opts.dataDir} has no global/pg_control: ${name.name} is checked without the system identifier`);
+    }
+  }
+  const refuse = (problem: SegmentProblem): WalwaitError => {
+    const message = problem.code === 'other-cluster' && identity.systemId !== undefined
+      ? `${name.name} is from another cluster: its system identifier is ${parseLongPageHeader(problem.header).systemId}, this primary's global/pg_control says ${identity.systemId}`
+      : problem.message;
+    const hint = problem.code === 'other-cluster' || problem.code === 'segment-size-mismatch' || problem.code === 'block-size-mismatch' || problem.code === 'wrong-major'
+      ? `the file at ${opts.source} was not written by this server (copied into pg_wal from another one?) or walwait runs in the wrong data directory: move it out of the way after checking it`
+      : `the file at ${opts.source} is not a complete segment ${name.name} of this cluster: inspect it`;
+    return new WalwaitError('not-this-cluster', `${message}; not archived`, `${hint}; ${RETRY_NOTE} (the archive was not changed)`);
+  };
+
+  let src: FileHandle;
+  try {
+    src = await open(sourcePath, 'r');
+  } catch (err) {
+    throw new WalwaitError('archive-unusable', `cannot read ${sourcePath}: ${describeError(err)}`, `${RETRY_NOTE}; archive_command = 'walwait push %p %f' runs in the data directory`);
+  }
+  try {
+    const st = await src.stat();
+    const regular = st.isFile();
+    // From the start of a regular file; a pipe (tests feed slow sources through a FIFO) as it comes.
+    const readSource = (): Readable => src.createReadStream(regular ? { start: 0, autoClose: false } : { autoClose: false });
+    if (name.kind === 'segment' && regular) {
+      // Check what is there before touching the archive (re-checked on the bytes copied).
+      const head = Buffer.alloc(Math.min(LONG_PAGE_HEADER_SIZE, st.size));
+      if (head.length > 0) await src.read(head, 0, head.length, 0);
+      const problem = checkSegment(name, st.size, head, identity);
+      if (problem) throw refuse({ ...problem, header: head });
+    }
+
+    // A retried archive_command, or a second primary: decide without writing anything.
+    const before = await existingForms(archive, name);
+    if (before.length > 0) {
+      const sourceSha = await sha256Of(readSource());
+      return judge(name, before, sourceSha, sourcePath, ctx);
+    }
+
+    const tap = new Tap(LONG_PAGE_HEADER_SIZE);
+    let size: number;
+    try {
+      size = await writeAtomically(
+        finalPath,
+        async (tmp) => {
+          if (!codec) await pipeline(readSource(), tap, createWriteStream(tmp), { signal: ctx.signal });
+          else {
+            if (!regular) throw new WalwaitError('usage', `${sourcePath} is not a regular file: it cannot be compressed`, 'archive it without --compress');
+            // Read once to hash and check it, then compress it (from the page cache) with codecs.ts.
+            await pipeline(readSource(), tap, discard(), { signal: ctx.signal });
+            await compressFile(sourcePath, tmp, codec);
+          }
+          await fsyncPath(tmp);
+        },
+        {
+          check: async () => {
+            throwIfAborted(ctx.signal);
+            if (name.kind === 'segment') {
+              const problem = checkSegment(name, tap.bytes, tap.head(), identity);
+              if (problem) throw refuse({ ...problem, header: tap.head() });
+            }
+          },
+          beforeRename: () => throwIfAborted(ctx.signal),
+          // The last look and the rename under the archive lock: of two pushers of one name, one wins.
+          publish: (rename) =>
+            withArchiveLock(archive, async () => {
+              const now = await existingForms(archive, name);
+              if (now.length > 0) throw new AlreadyThere(now);
+              await rename();
+              await fsyncPath(archive);
+            }),
+        },
+      );
+    } catch (err) {
+      if (err instanceof AlreadyThere) return judge(name, err.existing, tap.digest(), sourcePath, ctx);
+      if (ctx.signal.aborted && !(err instanceof WalwaitError)) throw new Interrupted(ctx.signal.reason as Interrupted['reason']);
+      throw err;
+    }
+    await removeDeadTemporaries(archive, name, ctx);
+    const sizes = codec ? `${formatBytes(tap.bytes)}, ${codec} → ${formatBytes(size)}` : formatBytes(tap.bytes);
+    ctx.log.info({ walfile: name.name, stored: finalName, bytes: tap.bytes, storedBytes: size, sha256: tap.digest() }, `archived ${name.name} (${sizes})`);
+    return 0;
+  } finally {
+    await src.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Temporary files of this WAL name left by a push that was killed (SIGKILL, a crash): removed
+ * when PostgreSQL retries that name and the retry succeeds. Only files whose writer's pid is
+ * not running on this host are removed; on an archive shared by several hosts that can hit a
+ * live push elsewhere, which then fails its rename and is retried by PostgreSQL (harmless).
+ */
+async function removeDeadTemporaries(archive: string, name: WalName, ctx: RunContext): Promise<void> {
+  const prefixes = storedForms(name).map(([, file]) => `.${file}.walwait-`);
+  let entries: string[];
+  try {
+    entries = await readdir(archive);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const prefix = prefixes.find((p) => entry.startsWith(p));
+    if (!prefix || !entry.endsWith('.tmp')) continue;
+    const pid = Number(entry.slice(prefix.length, -'.tmp'.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    await unlink(join(archive, entry)).then(
+      () => ctx.log.info({ walfile: name.name, removed: entry }, `removed ${entry}, left by an interrupted push (pid ${pid})`),
+      () => undefined,
+    );
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}

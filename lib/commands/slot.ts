@@ -1,0 +1,111 @@
+// walwait slot list|drop NAME|hold NAME|release NAME: the archive slots and holds that
+// `walwait cleanup` respects (lib/archive/slots.ts). Changes happen under the archive lock, so
+// `slot hold` returns only once no cleanup is running: from then on nothing is removed.
+import { readdir } from 'node:fs/promises';
+import { WalwaitError } from '../errors.js';
+import type { CommonOptions } from '../options.js';
+import { readClusterIdentity } from '../datadir/identity.js';
+import { formatBytes } from '../wal/names.js';
+import { heldBytes, newestPosition } from '../archive/cleanup-plan.js';
+import {
+  DEFAULT_SEG_SIZE,
+  checkHoldName,
+  checkSlotName,
+  holdPath,
+  readHolds,
+  readSlots,
+  removeIfPresent,
+  segmentSizeFromArchive,
+  slotPath,
+  writeHold,
+} from '../archive/slots.js';
+import { withArchiveLock } from '../archive/lock.js';
+import type { RunContext } from './restore.js';
+
+export interface SlotOptions extends CommonOptions {
+  action: 'list' | 'drop' | 'hold' | 'release';
+  name: string | undefined;
+  json: boolean;
+}
+
+export interface SlotListEntry {
+  name: string;
+  restartSegment: string;
+  updated: string;
+  host: string;
+  systemId: string | undefined;
+  lost: boolean;
+  lostAt: string | undefined;
+  /** Bytes of WAL between this slot and the newest slot. */
+  behindBytes: number;
+  /** Bytes of WAL it keeps in the archive: behindBytes, or 0 once lost. */
+  heldBytes: number;
+}
+
+export async function slot(opts: SlotOptions, ctx: RunContext): Promise<number> {
+  const { log } = ctx;
+  if (!opts.archive) {
+    throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json');
+  }
+  const archive = opts.archive;
+  switch (opts.action) {
+    case 'list':
+      return list(archive, opts.json);
+    case 'drop': {
+      const name = checkSlotName(opts.name);
+      const gone = await withArchiveLock(archive, () => removeIfPresent(slotPath(archive, name)));
+      if (gone) log.info(`dropped slot ${name}: it no longer holds WAL back`);
+      else log.warn(`there is no slot ${name} in ${archive}: nothing to drop`);
+      return 0;
+    }
+    case 'hold': {
+      const name = checkHoldName(opts.name);
+      await withArchiveLock(archive, () => writeHold(archive, name, new Date()));
+      log.info(`hold ${name} in place: walwait cleanup removes nothing until walwait slot release ${name}`);
+      return 0;
+    }
+    case 'release': {
+      const name = checkHoldName(opts.name);
+      const gone = await withArchiveLock(archive, () => removeIfPresent(holdPath(archive, name)));
+      if (gone) log.info(`released hold ${name}`);
+      else log.warn(`there is no hold ${name} in ${archive}: nothing to release`);
+      return 0;
+    }
+    default:
+      throw new WalwaitError('usage', `unknown slot action "${String(opts.action)}"`, 'use list, drop NAME, hold NAME or release NAME');
+  }
+}
+
+async function list(archive: string, json: boolean): Promise<number> {
+  const state = await readSlots(archive);
+  const holds = await readHolds(archive);
+  const identity = await readClusterIdentity(process.cwd()).catch(() => ({}) as { segSize?: number });
+  const segSize = identity.segSize ?? (await segmentSizeFromArchive(archive, await readdir(archive))) ?? DEFAULT_SEG_SIZE;
+  const newest = newestPosition(state.slots.filter((s) => !s.lost).map((s) => s.restartSegment)) ?? newestPosition(state.slots.map((s) => s.restartSegment));
+  const entries: SlotListEntry[] = state.slots.map((s) => {
+    const behind = newest ? heldBytes(s.restartSegment, newest, segSize) : 0;
+    return {
+      name: s.name,
+      restartSegment: s.restartSegment,
+      updated: s.updated,
+      host: s.host,
+      systemId: s.systemId,
+      lost: s.lost !== undefined,
+      lostAt: s.lost?.at,
+      behindBytes: behind,
+      heldBytes: s.lost ? 0 : behind,
+    };
+  });
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ segSize, slots: entries, holds, broken: state.broken }, null, 2)}\n`);
+    return 0;
+  }
+  const rows = [['SLOT', 'RESTART SEGMENT', 'UPDATED', 'HOST', 'HOLDS BACK', 'STATE']];
+  for (const e of entries) rows.push([e.name, e.restartSegment, e.updated, e.host, formatBytes(e.heldBytes), e.lost ? `LOST since ${e.lostAt}` : 'active']);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const out: string[] = entries.length ? rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()) : ['no slots'];
+  for (const h of holds) out.push(`hold ${h.name}${h.created ? ` since ${h.created}` : ''}${h.host ? ` (${h.host})` : ''}: cleanup paused`);
+  for (const b of state.broken) out.push(`unreadable slot file ${b.file}: ${b.problem} (cleanup paused)`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}

@@ -22,7 +22,7 @@ const pos = (segment: string): string => segment.slice(8)
 
 for (const major of majors) {
   t.test(`PostgreSQL ${major}`, { timeout: PER_MAJOR_MS }, async (t) => {
-    const { primary, archive } = await newPrimary(major, `clprimary${major}`)
+    const { primary, archive } = await newPrimary(major, `clprimary${major}`, 100, { push: true }) // archive_command = 'walwait push %p %f'
     t.teardown(() => primary.stop('immediate'))
     const segments = (): string[] => readdirSync(archive).filter((f) => SEGMENT_RE.test(f)).sort()
     const slotFile = (name: string): { restartSegment: string; lost?: unknown } | undefined => {

@@ -106,10 +106,14 @@ export async function waitConnectable(server: Cluster, timeoutMs = 60_000): Prom
 export const timelineHistoryExists = (server: Cluster, tli: number): boolean =>
   existsSync(join(server.dataDir, 'pg_wal', `${tli.toString(16).toUpperCase().padStart(8, '0')}.history`))
 
-/** A started primary archiving into a directory of its own, with table t holding `rows` archived rows. */
-export async function newPrimary(major: number, label: string, rows = 100): Promise<{ primary: Cluster; archive: string }> {
+/**
+ * A started primary archiving into a directory of its own, with table t holding `rows` archived
+ * rows. Its archive_command copies atomically with cp, or with `push: true` is `walwait push`.
+ */
+export async function newPrimary(major: number, label: string, rows = 100, opts: { push?: boolean } = {}): Promise<{ primary: Cluster; archive: string }> {
   const archive = await makeTempDir(`${label}-arch`)
-  const primary = await Cluster.init({ major, dir: await makeTempDir(label), archiveDir: archive })
+  const settings = opts.push ? { archive_command: `${shellQuote(walwaitBin())} push %p %f --archive ${shellQuote(archive)}` } : undefined
+  const primary = await Cluster.init({ major, dir: await makeTempDir(label), archiveDir: archive, settings })
   await primary.start()
   await primary.query('create table t (id serial primary key, v int)')
   await commitSegment(primary, archive, rows)

@@ -20,7 +20,7 @@ const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery
   killed by SIGTERM/SIGINT (SIGQUIT: exit 131) when the server shuts down
 Transient errors (archive unreachable, disk full, I/O errors) are retried, never answered with 1.`;
 
-type Command = 'restore' | 'promote' | 'pg_standby' | 'push' | 'cleanup' | 'slot';
+type Command = 'restore' | 'promote' | 'pg_standby' | 'push' | 'cleanup' | 'slot' | 'status' | 'check';
 
 interface Parsed {
   command: Command;
@@ -71,6 +71,18 @@ function parseArgv(argv: string[]): Parsed | undefined {
         .positional('name', { type: 'string', describe: 'the slot (drop) or the hold (hold, release)' })
         .option('json', { type: 'boolean', describe: 'list as JSON' }),
       select('slot'))
+    .command('status', 'what the archive holds (timelines, gaps, slots) and what the standby restored; --json, --prometheus FILE', (y) =>
+      y
+        .option('pgdata', { alias: 'D', type: 'string', describe: "the standby's data directory (default: the working directory, if it is one)" })
+        .option('json', { type: 'boolean', describe: 'print JSON' })
+        .option('prometheus', { type: 'string', describe: "write metrics in the Prometheus text format to FILE, atomically (node_exporter's textfile collector)" }),
+      select('status'))
+    .command('check', "check a standby's setup (signal file, restore_command, recovery_prefetch, archive, trigger) and say what to change; exit 1 if a check fails", (y) =>
+      y
+        .option('pgdata', { alias: 'D', type: 'string', describe: "the standby's data directory (default: the working directory)" })
+        .option('primary', { type: 'string', describe: "also check the primary's replication slots (libpq conninfo or URI)" })
+        .option('json', { type: 'boolean', describe: 'print JSON' }),
+      select('check'))
     .command('pg_standby', "pg_standby's command line, for migrations: walwait pg_standby [options] ARCHIVE %f %p [%r]")
     .option('archive', { alias: 'a', type: 'string', describe: 'archive directory (env WALWAIT_ARCHIVE)' })
     .option('trigger', { alias: 't', type: 'string', describe: 'trigger file: "fast" ends recovery now; empty or "smart" after restoring all archived WAL' })
@@ -159,6 +171,14 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.command === 'slot') {
       const { slot } = await import('./commands/slot.js');
       return await slot({ ...options, action: args.action as 'list' | 'drop' | 'hold' | 'release', name: typeof args.name === 'string' ? args.name : undefined, json: args.json === true }, { log, signal });
+    }
+    if (parsed.command === 'status') {
+      const { status } = await import('./commands/status.js');
+      return await status({ ...options, dataDir: typeof args.pgdata === 'string' ? dataDir : undefined, json: args.json === true, prometheus: typeof args.prometheus === 'string' ? args.prometheus : undefined }, { log, signal });
+    }
+    if (parsed.command === 'check') {
+      const { check } = await import('./commands/check.js');
+      return await check({ ...options, dataDir, primary: typeof args.primary === 'string' ? args.primary : undefined, json: args.json === true }, { log, signal });
     }
     const { restore } = await import('./commands/restore.js');
     return await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, { log, signal, failover });

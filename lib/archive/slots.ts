@@ -13,7 +13,7 @@ import { WalwaitError } from '../errors.js';
 import { isValidSegmentSize } from '../wal/names.js';
 import { LONG_PAGE_HEADER_SIZE, XLP_LONG_HEADER } from '../wal/page-format.js';
 import { writeAtomically } from './atomic-file.js';
-import { classifyArchiveFile } from './cleanup-plan.js';
+import { classifyArchiveFile, heldBytes, newestPosition } from './cleanup-plan.js';
 import { STATE_DIR } from './lock.js';
 import { SLOT_NAME } from '../options.js';
 
@@ -191,3 +191,40 @@ export async function segmentSizeFromArchive(archive: string, files: readonly st
 // ---- the lock ---------------------------------------------------------------------------------
 
 export const thisHost = (): string => hostname();
+
+export interface SlotView {
+  name: string;
+  restartSegment: string;
+  updated: string;
+  host: string;
+  systemId: string | null;
+  lost: boolean;
+  lostAt: string | null;
+  /** Bytes of WAL between this slot and the newest slot (as `walwait slot list` and --max-retained count). */
+  behindBytes: number;
+  /** What it keeps in the archive: behindBytes, or 0 once lost. */
+  retainedBytes: number;
+}
+export interface SlotsAndHolds { slots: SlotView[]; holds: HoldRecord[]; brokenSlotFiles: { file: string; problem: string }[] }
+
+/** The archive's slots and holds, with what each slot holds back (behind the newest active slot). */
+export async function readSlotView(archive: string, segSize: number): Promise<SlotsAndHolds> {
+  const state = await readSlots(archive);
+  const holds = await readHolds(archive);
+  const newest = newestPosition(state.slots.filter((s) => !s.lost).map((s) => s.restartSegment)) ?? newestPosition(state.slots.map((s) => s.restartSegment));
+  const slots = state.slots.map((s): SlotView => {
+    const behind = newest ? heldBytes(s.restartSegment, newest, segSize) : 0;
+    return {
+      name: s.name,
+      restartSegment: s.restartSegment,
+      updated: s.updated,
+      host: s.host,
+      systemId: s.systemId ?? null,
+      lost: s.lost !== undefined,
+      lostAt: s.lost?.at ?? null,
+      behindBytes: behind,
+      retainedBytes: s.lost ? 0 : behind,
+    };
+  });
+  return { slots, holds, brokenSlotFiles: state.broken };
+}

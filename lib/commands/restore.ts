@@ -4,6 +4,7 @@
 import { dirname } from 'node:path';
 import { DirectoryArchive } from '../archive/directory.js';
 import { signalledMode } from '../datadir/server.js';
+import { recordState } from '../datadir/state.js';
 import { EXIT, Interrupted, WalwaitError, describeError, isTransient } from '../errors.js';
 import { RateLimitedLog, type Log } from '../log.js';
 import type { CommonOptions } from '../options.js';
@@ -60,11 +61,12 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     failover: ctx.failover,
     beforeRename: () => throwIfAborted(ctx.signal),
   });
-  return runLoop(step, () => waiter, ctx);
+  const onTransientError = (message: string): Promise<void> => recordState(dataDir, { lastError: { message, at: new Date().toISOString() } });
+  return runLoop(step, () => waiter, ctx, onTransientError);
 }
 
 /** Run `step` until it gives an exit status; transient errors are logged and retried, never exit 1. */
-async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waiter, ctx: RunContext): Promise<number> {
+async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waiter, ctx: RunContext, onTransientError?: (message: string) => Promise<void>): Promise<number> {
   const errors = new RateLimitedLog(5 * 60_000);
   let waiter: Waiter | undefined;
   try {
@@ -78,7 +80,10 @@ async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waiter, ctx:
       } catch (err) {
         if (err instanceof Interrupted || !isTransient(err)) throw err;
         const key = `${(err as NodeJS.ErrnoException).code}:${describeError(err)}`;
-        if (errors.shouldLog(key)) ctx.log.warn({ err: describeError(err), hint: 'retrying: walwait never answers "not found" for an I/O error' }, `cannot read the archive or write the target: ${describeError(err)}`);
+        if (errors.shouldLog(key)) {
+          ctx.log.warn({ err: describeError(err), hint: 'retrying: walwait never answers "not found" for an I/O error' }, `cannot read the archive or write the target: ${describeError(err)}`);
+          await onTransientError?.(describeError(err));
+        }
       }
       waiter ??= makeWaiter();
       await waiter.next(waitMs);

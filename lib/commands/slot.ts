@@ -6,14 +6,12 @@ import { WalwaitError } from '../errors.js';
 import type { CommonOptions } from '../options.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { formatBytes } from '../wal/names.js';
-import { heldBytes, newestPosition } from '../archive/cleanup-plan.js';
 import {
   DEFAULT_SEG_SIZE,
   checkHoldName,
   checkSlotName,
   holdPath,
-  readHolds,
-  readSlots,
+  readSlotView,
   removeIfPresent,
   segmentSizeFromArchive,
   slotPath,
@@ -77,35 +75,19 @@ export async function slot(opts: SlotOptions, ctx: RunContext): Promise<number> 
 }
 
 async function list(archive: string, json: boolean): Promise<number> {
-  const state = await readSlots(archive);
-  const holds = await readHolds(archive);
   const identity = await readClusterIdentity(process.cwd()).catch(() => ({}) as { segSize?: number });
   const segSize = identity.segSize ?? (await segmentSizeFromArchive(archive, await readdir(archive))) ?? DEFAULT_SEG_SIZE;
-  const newest = newestPosition(state.slots.filter((s) => !s.lost).map((s) => s.restartSegment)) ?? newestPosition(state.slots.map((s) => s.restartSegment));
-  const entries: SlotListEntry[] = state.slots.map((s) => {
-    const behind = newest ? heldBytes(s.restartSegment, newest, segSize) : 0;
-    return {
-      name: s.name,
-      restartSegment: s.restartSegment,
-      updated: s.updated,
-      host: s.host,
-      systemId: s.systemId,
-      lost: s.lost !== undefined,
-      lostAt: s.lost?.at,
-      behindBytes: behind,
-      heldBytes: s.lost ? 0 : behind,
-    };
-  });
+  const { slots: entries, holds, brokenSlotFiles } = await readSlotView(archive, segSize);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ segSize, slots: entries, holds, broken: state.broken }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ segSize, slots: entries, holds, brokenSlotFiles }, null, 2)}\n`);
     return 0;
   }
   const rows = [['SLOT', 'RESTART SEGMENT', 'UPDATED', 'HOST', 'HOLDS BACK', 'STATE']];
-  for (const e of entries) rows.push([e.name, e.restartSegment, e.updated, e.host, formatBytes(e.heldBytes), e.lost ? `LOST since ${e.lostAt}` : 'active']);
+  for (const e of entries) rows.push([e.name, e.restartSegment, e.updated, e.host, formatBytes(e.retainedBytes), e.lost ? `LOST since ${e.lostAt}` : 'active']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const out: string[] = entries.length ? rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()) : ['no slots'];
   for (const h of holds) out.push(`hold ${h.name}${h.created ? ` since ${h.created}` : ''}${h.host ? ` (${h.host})` : ''}: cleanup paused`);
-  for (const b of state.broken) out.push(`unreadable slot file ${b.file}: ${b.problem} (cleanup paused)`);
+  for (const b of brokenSlotFiles) out.push(`unreadable slot file ${b.file}: ${b.problem} (cleanup paused)`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

@@ -6,6 +6,7 @@ import type { DirectoryArchive } from '../archive/directory.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { requestPromotion, type RecoveryMode } from '../datadir/server.js';
 import { prefetchStallsReplay } from '../datadir/settings.js';
+import { recordState } from '../datadir/state.js';
 import { EXIT } from '../errors.js';
 import { RateLimitedLog, type Log } from '../log.js';
 import { readTrigger, staleReason, type Trigger, type TriggerMode } from '../trigger.js';
@@ -55,6 +56,8 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
       const pid = await requestPromotion(req.dataDir);
       log.info({ walfile: name.name, trigger: kind, postmaster: pid }, `${why}: promoting the server (promote file and SIGUSR1 to postmaster ${pid}, as pg_ctl promote does)`);
     } else log.info({ walfile: name.name, trigger: kind }, `${why}: ending recovery`);
+    const outcome = req.mode === 'standby' ? 'promoted server' : 'ended recovery';
+    await recordState(req.dataDir, { waiting: null, trigger: { path: req.trigger ?? why, mode: kind, at: new Date().toISOString(), outcome } });
     return { exit: EXIT.notFound };
   };
 
@@ -63,6 +66,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     if (!trigger) return undefined;
     const stale = staleReason(trigger, { systemId: identity?.systemId, timeline: name.timeline });
     if (stale) {
+      if (notes.shouldLog('stale-state')) await recordState(req.dataDir, { trigger: { path: req.trigger ?? '', mode: trigger.mode, at: new Date().toISOString(), outcome: 'ignored (stale)' } });
       if (notes.shouldLog('stale')) log.warn({ hint: `remove it (walwait promote --clear -t ${req.trigger}); set recovery_end_command = 'walwait promote --clear' so triggers are removed at promotion` }, `ignoring stale trigger ${req.trigger}: ${stale}`);
       return undefined;
     }
@@ -98,6 +102,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
         const after = firstMiss === undefined ? '' : ` after waiting ${waited.toFixed(waited < 1 ? 2 : 1)} s`;
         const from = stored.codec ? `, ${stored.codec} ${formatBytes(stored.size)}` : '';
         log.info({ walfile: name.name, bytes, codec: stored.codec, waitedSeconds: waited }, `restored ${name.name} (${formatBytes(bytes)}${from})${after}`);
+        await recordState(req.dataDir, { waiting: null, lastRestored: { file: name.name, at: new Date().toISOString(), bytes, waitedSeconds: waited, codec: stored.codec } });
         return { exit: EXIT.restored };
       } catch (err) {
         if (err instanceof UnusableSegment) {
@@ -125,7 +130,11 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
 
     if (trigger?.mode === 'smart' && !growing) {
       // Everything archived has been served: last, the partial segment of a real-time archive.
-      if (await servePartial(name, req.partialDirs, req.target, identity, log, req.beforeRename)) return { exit: EXIT.restored };
+      const partial = await servePartial(name, req.partialDirs, req.target, identity, log, req.beforeRename);
+      if (partial) {
+        await recordState(req.dataDir, { waiting: null, partialUsed: { file: partial, for: name.name, at: new Date().toISOString() } });
+        return { exit: EXIT.restored };
+      }
       return endRecovery('smart', `smart trigger ${req.trigger} found and ${what}`);
     }
     if (maxWait.passed) return endRecovery('fast', `no usable ${name.name} after ${(req.maxWaitMs / 1000).toFixed(0)} s (--max-wait)`);
@@ -135,6 +144,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     }
     if (!announcedWait) {
       announcedWait = true;
+      await recordState(req.dataDir, { waiting: { file: name.name, since: new Date(firstMiss).toISOString(), pid: process.pid } });
       log.debug({ walfile: name.name }, `waiting for ${name.name} in ${req.archive.describe()}`);
       const never = await neverComingReason(name, identity.segSize ?? DEFAULT_SEGMENT_SIZE, req.archive.dir).catch(() => undefined);
       if (never && req.mode === 'archive') {

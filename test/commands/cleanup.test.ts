@@ -87,8 +87,8 @@ t.test('slots: every slot must have passed; list, max-retained, revive, drop', a
   const listed = JSON.parse(list.stdout);
   t.equal(listed.segSize, FACTS.segSize, 'segment size from the data directory');
   t.match(listed.slots, [
-    { name: 'fast', restartSegment: seg(2, 10), lost: false, heldBytes: 0 },
-    { name: 'slow', restartSegment: seg(1, 3), lost: false, heldBytes: 7 * FACTS.segSize },
+    { name: 'fast', restartSegment: seg(2, 10), lost: false, retainedBytes: 0 },
+    { name: 'slow', restartSegment: seg(1, 3), lost: false, retainedBytes: 7 * FACTS.segSize },
   ]);
   const text = await s.slotCmd('list');
   t.match(text.stdout, /slow\s+000000010000000000000003\s+\S+\s+\S+\s+7 MiB\s+active/);
@@ -99,7 +99,7 @@ t.test('slots: every slot must have passed; list, max-retained, revive, drop', a
   t.match(lost.stderr, /WARNING: slot slow holds back 7 MiB of WAL .*more than --max-retained 4 MiB: marked lost/);
   t.same(s.ls(), all.slice(9), 'the lost slot no longer holds anything back');
   t.match(JSON.parse(readFileSync(join(s.archive, '.walwait', 'slots', 'slow.json'), 'utf8')), { lost: { heldBytes: 7 * FACTS.segSize, restartSegment: seg(1, 3) } });
-  t.match(JSON.parse((await s.slotCmd('list', '--json')).stdout).slots[1], { name: 'slow', lost: true, heldBytes: 0, behindBytes: 7 * FACTS.segSize });
+  t.match(JSON.parse((await s.slotCmd('list', '--json')).stdout).slots[1], { name: 'slow', lost: true, retainedBytes: 0, behindBytes: 7 * FACTS.segSize });
 
   const revived = await s.cleanup(seg(1, 11), '--slot', 'slow');
   t.equal(revived.code, 0, revived.stderr);

@@ -25,6 +25,23 @@ t.test('--max-wait ends recovery like a fast trigger', async (t) => {
   t.match(r.stderr, /no usable .* after \d+ s \(--max-wait\): ending recovery/);
 });
 
+t.test('the state file records waits, restores, partials and triggers', async (t) => {
+  const s = setup();
+  const state = () => JSON.parse(readFileSync(join(s.data, 'pg_wal', 'walwait-state.json'), 'utf8'));
+  const run = s.run('--log-level', 'debug');
+  await run.logged(`waiting for ${SEGMENT}`);
+  t.match(state().waiting, { file: SEGMENT, pid: run.child.pid }, 'waiting, with the pid');
+  s.put(s.archive, SEGMENT, segmentBytes());
+  t.equal((await run.done).code, 0);
+  t.match(state(), { version: 1, waiting: null, lastRestored: { file: SEGMENT, bytes: 1024 * 1024 } });
+  writeFileSync(s.trigger, 'smart');
+  s.put(s.archive, `${segmentAfter(SEGMENT)}.partial`, segmentBytes({ name: segmentAfter(SEGMENT) }));
+  await runWalwait([segmentAfter(SEGMENT), 'pg_wal/RECOVERYXLOG', '-a', s.archive, '-t', s.trigger], { cwd: s.data }).done;
+  t.match(state().partialUsed, { for: segmentAfter(SEGMENT) }, 'the partial served');
+  await runWalwait([segmentAfter(SEGMENT, 2), 'pg_wal/RECOVERYXLOG', '-a', s.archive, '-t', s.trigger], { cwd: s.data }).done;
+  t.match(state().trigger, { path: s.trigger, mode: 'smart', outcome: 'ended recovery' });
+});
+
 t.test('SIGUSR1 is a fast failover', async (t) => {
   const s = setup();
   const run = s.run('--log-level', 'debug');

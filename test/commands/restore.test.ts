@@ -16,7 +16,7 @@ const NEXT = segmentAfter(SEGMENT);
 /** A fake data directory and archive; `run` restores into pg_wal/RECOVERYXLOG. */
 function setup(conf = 'recovery_prefetch = off\n') {
   const s = fakeStandby({ conf });
-  const leftovers = (): string[] => readdirSync(join(s.data, 'pg_wal')).filter((f) => f !== 'RECOVERYXLOG');
+  const leftovers = (): string[] => readdirSync(join(s.data, 'pg_wal')).filter((f) => f !== 'RECOVERYXLOG' && f !== 'walwait-state.json');
   return { ...s, run: s.restore, put: (name: string, bytes: Buffer) => s.put(name, bytes), leftovers };
 }
 

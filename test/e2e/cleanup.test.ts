@@ -129,7 +129,7 @@ for (const major of majors) {
     t.notOk(existsSync(join(archive, p2c)), `s2's restart segment ${p2c} was removed`)
     t.ok(segments().every((f) => pos(f) >= pos(slotFile('s1')!.restartSegment)), 'the archive holds only what s1 needs')
     const list = await runWalwait(['slot', 'list', '--json', '-a', archive], { cwd: archive }).done
-    t.match(JSON.parse(list.stdout), { slots: [{ name: 's1', lost: false }, { name: 's2', lost: true, heldBytes: 0 }], holds: [] }, 'walwait slot list --json')
+    t.match(JSON.parse(list.stdout), { slots: [{ name: 's1', lost: false }, { name: 's2', lost: true, retainedBytes: 0 }], holds: [] }, 'walwait slot list --json')
     t.equal(await count(s1.server), await count(primary), 's1 kept up throughout')
     t.notOk(s1.walwaitLog().some((l) => /ERROR|unexpected/.test(l)), 'no walwait errors in s1\'s log')
   })

@@ -4,7 +4,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { segmentAfter as nextSegmentName } from '../../lib/wal/names.js';
+import { parseWalName, segmentAfter as nextSegmentName, segmentStartLsn } from '../../lib/wal/names.js';
 import { runWalwait } from './walwait-process.js';
 
 export const FIXTURES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'wal', 'fixtures');
@@ -14,10 +14,18 @@ export const SEGMENT = FACTS.segment;
 
 export const segmentAfter = (name: string, delta = 1): string => nextSegmentName(name, FACTS.segSize, delta);
 
-/** A complete segment: the fixture's first page, a marker, zeros. `foreign`: another cluster's system identifier. */
-export function segmentBytes(opts: { foreign?: boolean; size?: number } = {}): Buffer {
+/**
+ * A complete segment: the fixture's first page, a marker, zeros. `foreign`: another cluster's
+ * system identifier; `name`: moved to another segment of timeline 1 (its page address patched).
+ */
+export function segmentBytes(opts: { foreign?: boolean; size?: number; name?: string } = {}): Buffer {
   const buf = Buffer.alloc(opts.size ?? FACTS.segSize);
   readFileSync(join(FIXTURES, 'segment-first-page.18')).copy(buf);
+  if (opts.name) {
+    const w = parseWalName(opts.name);
+    if (w?.log === undefined || w.seg === undefined) throw new Error(`not a segment: ${opts.name}`);
+    buf.writeBigUInt64LE(segmentStartLsn(w.log, w.seg, FACTS.segSize), 8);
+  }
   if (buf.length > 9100) buf.write('some records', 9000); // something beyond the header, to tell copies apart
   if (opts.foreign) buf.writeBigUInt64LE(buf.readBigUInt64LE(24) ^ 0xffffn, 24);
   return buf;

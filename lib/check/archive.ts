@@ -1,0 +1,89 @@
+// Checks of the archive: it is there and readable (by this user and, judged from the mode bits,
+// by the server's user), and its newest segment comes from this cluster.
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { probeFile } from '../archive/directory.js';
+import { splitCompressedName } from '../archive/codecs.js';
+import { describeError } from '../errors.js';
+import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, parseLongPageHeader } from '../wal/page-header.js';
+import { parseWalName, type WalName } from '../wal/names.js';
+import { blockedFor, currentAccount, sameAccount, serverAccount } from './access.js';
+import { compressedHead } from './archive-head.js';
+import { fail, pass, warn, type CheckResult } from './result.js';
+import type { Setup } from './setup.js';
+
+export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
+  const name = 'archive';
+  if (!s.archive) {
+    return fail(name, 'no archive directory: restore_command has no --archive and no walwait.json gives one (walwait would exit 200 and the server would stop)',
+      `add --archive DIR to restore_command, or {"archive": "DIR"} to ${join(s.dataDir, 'walwait.json')}`);
+  }
+  const dir = s.archive.value;
+  const where = `${dir} (from ${s.archive.from})`;
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) return fail(name, `${where} is not a directory`, '--archive must name the directory the primary archives into');
+    const entries = await readdir(dir);
+    const server = serverAccount(s.dataDir);
+    const blocked = server && !sameAccount(server, currentAccount()) ? blockedFor(dir, server, 'read-dir') : undefined;
+    if (blocked) {
+      return warn(name, `${where} is readable, but by its mode bits not by the server's user (uid ${server?.uid}): ${blocked}`,
+        `let the user PostgreSQL runs as read ${dir} (e.g. chmod o+rx or chgrp the server's group on ${blocked})`);
+    }
+    return pass(name, `${where} is readable (${entries.length} entries)`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const fix = code === 'ENOENT' ? 'create it, mount it, or correct --archive' : 'let the user PostgreSQL runs as read it (permissions, mount)';
+    return fail(name, `${where} cannot be read: ${describeError(err)}`, fix);
+  }
+}
+
+interface Stored { file: string; wal: WalName; codec: ReturnType<typeof splitCompressedName>['codec'] }
+
+/** The archived segment (plain or compressed) furthest along in WAL, ties broken by the newest timeline. */
+export function newestSegment(entries: readonly string[]): Stored | undefined {
+  let best: Stored | undefined;
+  for (const file of entries) {
+    const { base, codec } = splitCompressedName(file);
+    const wal = parseWalName(base);
+    if (wal?.kind !== 'segment') continue;
+    const key = (w: WalName): string => `${w.name.slice(8)}${w.name.slice(0, 8)}`;
+    if (!best || key(wal) > key(best.wal) || (key(wal) === key(best.wal) && !codec)) best = { file, wal, codec };
+  }
+  return best;
+}
+
+export async function checkNewestSegment(s: Setup): Promise<CheckResult> {
+  const name = 'archived WAL';
+  if (!s.archive) return warn(name, 'no archive to look at', 'configure the archive (see the archive check)');
+  let entries: string[];
+  try {
+    entries = await readdir(s.archive.value);
+  } catch (err) {
+    return fail(name, `cannot list ${s.archive.value}: ${describeError(err)}`, 'see the archive check');
+  }
+  const newest = newestSegment(entries);
+  if (!newest) return warn(name, `${s.archive.value} holds no WAL segments yet`, "check the primary's archive_command (pg_stat_archiver) and that both use the same directory");
+  const path = join(s.archive.value, newest.file);
+  try {
+    let head: Buffer;
+    let size: number;
+    if (newest.codec) {
+      head = await compressedHead(path, newest.codec, LONG_PAGE_HEADER_SIZE);
+      size = head.length >= LONG_PAGE_HEADER_SIZE ? parseLongPageHeader(head).segSize : head.length; // sizes are checked at restore
+    } else {
+      const probe = await probeFile(path, LONG_PAGE_HEADER_SIZE);
+      if (!probe) return warn(name, `${newest.file} vanished while being read`, 'run walwait check again');
+      ({ head, size } = probe);
+    }
+    const problem = checkSegment(newest.wal, size, head, s.identity);
+    if (problem && INCOMPLETE_CODES.has(problem.code)) return warn(name, `newest ${newest.file}: ${problem.message}`, problem.hint);
+    if (problem) return fail(name, `newest ${newest.file}: ${problem.message}`, problem.hint);
+    const id = s.identity.systemId === undefined ? ' (no pg_control to compare with)' : `, system identifier ${s.identity.systemId} as in pg_control`;
+    return s.identity.systemId === undefined
+      ? warn(name, `newest ${newest.file} looks like WAL${id}`, "run walwait check on the standby's data directory (-D DIR)")
+      : pass(name, `newest ${newest.file} is from this cluster${id}`);
+  } catch (err) {
+    return fail(name, `cannot read ${path}: ${describeError(err)}`, 'replace it with a good copy from the primary, or fix its permissions');
+  }
+}

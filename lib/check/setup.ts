@@ -1,0 +1,79 @@
+// Everything `walwait check` reads once: the data directory's identity and signal file, the
+// server's restore_command, and where the archive, the trigger and the mode come from (the
+// restore_command's flags first, then its --config file, then walwait check's own options:
+// flags, WALWAIT_* and walwait.json in the data directory).
+import { dirname, resolve } from 'node:path';
+import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
+import { signalledMode, type RecoveryMode } from '../datadir/server.js';
+import { readServerSetting } from '../datadir/settings.js';
+import { describeError } from '../errors.js';
+import { loadConfigFile, MODES, type CommonOptions, type Mode } from '../options.js';
+import { parseWalwaitCommand, type WalwaitCommand } from '../datadir/restore-command.js';
+
+export interface Sourced<T> { value: T; from: string }
+
+export interface Setup {
+  dataDir: string;
+  identity: ClusterIdentity;
+  /** The identity could not be read at all (not a data directory, or unreadable). */
+  identityError?: string;
+  signal: RecoveryMode | undefined;
+  restoreCommand: string | undefined;
+  /** The walwait invocation in restore_command, if any. */
+  walwait: WalwaitCommand | undefined;
+  archive: Sourced<string> | undefined;
+  trigger: Sourced<string> | undefined;
+  mode: Sourced<Mode>;
+  /** What walwait will do: archive (wait) or standby (wait briefly), from the mode and the signal file. */
+  effectiveMode: RecoveryMode;
+  /** Things in restore_command that make walwait refuse to run (exit 200: the server stops). */
+  problems: string[];
+}
+
+const OPTIONS_SOURCE = 'walwait.json, WALWAIT_* or flags';
+
+export async function readSetup(dataDir: string, opts: Pick<CommonOptions, 'archive' | 'trigger' | 'mode'>): Promise<Setup> {
+  let identity: ClusterIdentity = {};
+  let identityError: string | undefined;
+  try {
+    identity = await readClusterIdentity(dataDir);
+  } catch (err) {
+    identityError = describeError(err);
+  }
+  const restoreCommand = readServerSetting(dataDir, 'restore_command') || undefined;
+  const walwait = restoreCommand === undefined ? undefined : parseWalwaitCommand(restoreCommand);
+  const problems: string[] = walwait?.problem ? [walwait.problem] : [];
+
+  // restore_command runs in the data directory: its relative paths are relative to it.
+  let config: Record<string, unknown> = {};
+  let configPath = '';
+  if (walwait?.config) {
+    configPath = resolve(dataDir, walwait.config);
+    try {
+      config = loadConfigFile(configPath, true)?.values ?? {};
+    } catch (err) {
+      problems.push(describeError(err));
+    }
+  }
+  const pick = (key: 'archive' | 'trigger'): Sourced<string> | undefined => {
+    const fromCommand = walwait?.[key];
+    if (fromCommand) return { value: resolve(dataDir, fromCommand), from: 'restore_command' };
+    const fromConfig = config[key];
+    if (typeof fromConfig === 'string' && fromConfig) return { value: resolve(dirname(configPath), fromConfig), from: configPath };
+    const fromOptions = opts[key];
+    return fromOptions ? { value: fromOptions, from: OPTIONS_SOURCE } : undefined;
+  };
+
+  let mode: Sourced<Mode> = { value: opts.mode, from: OPTIONS_SOURCE };
+  const rawMode = walwait?.mode ?? (typeof config.mode === 'string' ? config.mode : undefined);
+  if (rawMode !== undefined) {
+    const from = walwait?.mode !== undefined ? 'restore_command' : configPath;
+    if ((MODES as readonly string[]).includes(rawMode)) mode = { value: rawMode as Mode, from };
+    else problems.push(`mode "${rawMode}" from ${from} is not one of ${MODES.join(', ')}`);
+  }
+  const signal = signalledMode(dataDir);
+  const effectiveMode = mode.value === 'auto' ? (signal ?? 'archive') : mode.value;
+  const setup: Setup = { dataDir, identity, signal, restoreCommand, walwait, archive: pick('archive'), trigger: pick('trigger'), mode, effectiveMode, problems };
+  if (identityError !== undefined) setup.identityError = identityError;
+  return setup;
+}

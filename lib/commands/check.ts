@@ -1,0 +1,45 @@
+// walwait check [-D DIR] [--primary CONNINFO] [--json]: checks a standby's setup against what
+// walwait needs and says what to change. Reads files only (the server may be running or not);
+// with --primary it also queries the primary's replication slots.
+//
+// Exit statuses: 0 when no check failed (warnings allowed), 1 when at least one failed. An
+// operator command, never a restore_command: usage and configuration errors still exit 200.
+import { checkArchiveReadable, checkNewestSegment } from '../check/archive.js';
+import { checkPrimary } from '../check/primary.js';
+import { checkDataDirectory, checkPrefetch, checkRestoreCommand, checkSignalFile } from '../check/recovery.js';
+import { exitStatusOf, formatResults, resultsJson, type CheckResult } from '../check/result.js';
+import { readSetup } from '../check/setup.js';
+import { checkRecoveryEndCommand, checkTriggerAbsent, checkTriggerDirectory } from '../check/trigger.js';
+import type { CommonOptions } from '../options.js';
+import type { RunContext } from './restore.js';
+
+export interface CheckOptions extends CommonOptions {
+  dataDir: string;
+  primary: string | undefined;
+  json: boolean;
+}
+
+/** Every check, in the order printed. */
+export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
+  const setup = await readSetup(opts.dataDir, opts);
+  const results: CheckResult[] = [
+    checkDataDirectory(setup),
+    checkSignalFile(setup),
+    checkRestoreCommand(setup),
+    checkPrefetch(setup),
+    await checkArchiveReadable(setup),
+    await checkNewestSegment(setup),
+    checkTriggerDirectory(setup),
+    await checkTriggerAbsent(setup),
+    checkRecoveryEndCommand(setup),
+  ];
+  if (opts.primary !== undefined) results.push(...(await checkPrimary(opts.primary, setup.identity.systemId)));
+  return results;
+}
+
+export async function check(opts: CheckOptions, ctx: RunContext): Promise<number> {
+  ctx.log.debug({ dataDir: opts.dataDir }, `checking the standby in ${opts.dataDir}`);
+  const results = await runChecks(opts);
+  process.stdout.write(opts.json ? resultsJson(opts.dataDir, results) : formatResults(results));
+  return exitStatusOf(results);
+}

@@ -1,0 +1,125 @@
+// `walwait status`, the standby side: what the restore command last did (pg_wal/walwait-state.json,
+// lib/datadir/state.ts), the recovery mode from the signal files, the trigger file as it is now,
+// and how far the standby trails the newest archived segment of its timeline.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { segmentsBetween } from '../archive/cleanup-plan.js';
+import type { ClusterIdentity } from '../datadir/identity.js';
+import { postmasterPid, signalledMode } from '../datadir/server.js';
+import { parseWalwaitCommand } from '../datadir/restore-command.js';
+import { readServerSetting } from '../datadir/settings.js';
+import { STATE_FILE, readState, type RestoreState } from '../datadir/state.js';
+import { readTrigger, staleReason } from '../trigger.js';
+import { compareSegments, type ArchiveSummary } from './archive-scan.js';
+
+/** A data directory: PG_VERSION and global/pg_control. */
+export function isDataDirectory(dir: string): boolean {
+  return existsSync(join(dir, 'PG_VERSION')) && existsSync(join(dir, 'global', 'pg_control'));
+}
+
+/**
+ * The archive and trigger a walwait restore_command names, relative paths taken from the data
+ * directory as PostgreSQL runs it there. Empty when restore_command is not walwait's.
+ */
+export function walwaitPathsFrom(restoreCommand: string, dataDir: string): { archive?: string; trigger?: string } {
+  const cmd = parseWalwaitCommand(restoreCommand);
+  const out: { archive?: string; trigger?: string } = {};
+  if (cmd?.archive) out.archive = resolve(dataDir, cmd.archive);
+  if (cmd?.trigger) out.trigger = resolve(dataDir, cmd.trigger);
+  return out;
+}
+
+/** What the standby's restore_command (postgresql.conf and friends) says, if it runs walwait. */
+export function restoreCommandPaths(dataDir: string): { archive?: string; trigger?: string } {
+  const command = readServerSetting(dataDir, 'restore_command');
+  return command ? walwaitPathsFrom(command, dataDir) : {};
+}
+
+export interface Lag {
+  /** The newest archived segment on the standby's timeline or a later one branching from it. */
+  newestArchived: string;
+  segments: number;
+  bytes: number;
+}
+
+export interface StandbyView {
+  dataDir: string;
+  major: number | null;
+  systemId: string | null;
+  segSize: number | null;
+  /** From the signal files: standby.signal → "standby", recovery.signal → "archive", neither → null. */
+  recoveryMode: 'archive' | 'standby' | null;
+  postmasterPid: number | null;
+  serverRunning: boolean;
+  stateFile: string;
+  /** null: no state file yet (walwait has not restored a segment here). */
+  stateUpdated: string | null;
+  lastRestored: { file: string; at: string; ageSeconds: number; bytes: number; waitedSeconds: number; codec: string | null } | null;
+  /** running: the waiting walwait process still exists (else the record is left from a stopped one). */
+  waiting: { file: string; since: string; seconds: number; pid: number; running: boolean } | null;
+  /** The trigger file as it is now (path from --trigger, WALWAIT_TRIGGER or walwait.json). */
+  trigger: { path: string; present: boolean; mode: 'smart' | 'fast' | null; stale: string | null } | null;
+  /** The last trigger walwait acted on or ignored (from the state file). */
+  lastTrigger: RestoreState['trigger'] | null;
+  partialUsed: RestoreState['partialUsed'] | null;
+  lastError: RestoreState['lastError'] | null;
+  lag: Lag | null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, another user's
+  }
+}
+
+const seconds = (from: string, now: Date): number => Math.max(0, (now.getTime() - Date.parse(from)) / 1000);
+
+/**
+ * How far `position` (the last restored segment) trails the archive: the newest segment of its
+ * timeline, or of a timeline whose history descends from it. Pure.
+ */
+export function lagBehind(position: string, archive: ArchiveSummary): Lag | null {
+  const tli = parseInt(position.slice(0, 8), 16);
+  let newest: string | undefined;
+  for (const t of archive.timelines) {
+    if (t.lastSegment === null || (t.timeline !== tli && !t.ancestors.includes(tli))) continue;
+    if (newest === undefined || compareSegments(t.lastSegment, newest) > 0) newest = t.lastSegment;
+  }
+  if (newest === undefined) return null;
+  const segments = Math.max(0, segmentsBetween(position, newest, archive.segSize));
+  return { newestArchived: newest, segments, bytes: segments * archive.segSize };
+}
+
+export async function readStandbyView(dataDir: string, identity: ClusterIdentity, triggerPath: string | undefined, archive: ArchiveSummary | null, now: Date): Promise<StandbyView> {
+  const state = await readState(dataDir);
+  const pid = await postmasterPid(dataDir);
+  const last = state?.lastRestored;
+  const waiting = state?.waiting;
+  let trigger: StandbyView['trigger'] = null;
+  if (triggerPath !== undefined) {
+    const found = await readTrigger(triggerPath).catch(() => undefined);
+    const timeline = parseInt((waiting?.file ?? last?.file ?? '').slice(0, 8), 16) || identity.timeline || 1;
+    trigger = { path: triggerPath, present: found !== undefined, mode: found?.mode ?? null, stale: found ? (staleReason(found, { systemId: identity.systemId, timeline }) ?? null) : null };
+  }
+  return {
+    dataDir,
+    major: identity.major ?? null,
+    systemId: identity.systemId?.toString() ?? null,
+    segSize: identity.segSize ?? null,
+    recoveryMode: signalledMode(dataDir) ?? null,
+    postmasterPid: pid ?? null,
+    serverRunning: pid !== undefined && alive(pid),
+    stateFile: join(dataDir, STATE_FILE),
+    stateUpdated: state?.updated ?? null,
+    lastRestored: last ? { file: last.file, at: last.at, ageSeconds: seconds(last.at, now), bytes: last.bytes, waitedSeconds: last.waitedSeconds, codec: last.codec ?? null } : null,
+    waiting: waiting ? { file: waiting.file, since: waiting.since, seconds: seconds(waiting.since, now), pid: waiting.pid, running: alive(waiting.pid) } : null,
+    trigger,
+    lastTrigger: state?.trigger ?? null,
+    partialUsed: state?.partialUsed ?? null,
+    lastError: state?.lastError ?? null,
+    lag: last && archive ? lagBehind(last.file, archive) : null,
+  };
+}

@@ -2,20 +2,15 @@
 // segment is archived (pg_stat_archiver shows no failure) and a standby restoring from that
 // archive with walwait replays every row; the same with --compress.
 import t, { type Test } from 'tap'
+import { forEachMajor } from '../harness/per-major.js'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { compressFile } from '../../lib/archive/codecs.js'
-import { Cluster, cleanupTempDirs, majorsUnderTest, makeTempDir, shellQuote, stopAllClusters, waitUntil, walwaitBin } from '../harness/postgres.js'
+import { Cluster, makeTempDir, shellQuote, waitUntil, walwaitBin } from '../harness/postgres.js'
 import { SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js'
 import { count, makeWalwaitStandby, startCaughtUp } from './kit.js'
 
-const majors = majorsUnderTest()
 const PER_MAJOR_MS = 240_000
-t.setTimeout(PER_MAJOR_MS * majors.length + 60_000)
-t.teardown(async () => {
-  stopAllClusters()
-  await cleanupTempDirs()
-})
 
 type Codec = 'none' | 'gzip' | 'zstd' | 'lz4'
 const EXTENSION: Record<Codec, string> = { none: '', gzip: '.gz', zstd: '.zst', lz4: '.lz4' }
@@ -50,46 +45,44 @@ async function commitAndArchive(primary: Cluster, archive: string, rows: number,
 
 interface ArchiverStats { archived_count: string; failed_count: string; last_archived_wal: string | null; last_failed_wal: string | null }
 
-for (const major of majors) {
-  t.test(`PostgreSQL ${major}`, { timeout: PER_MAJOR_MS }, async (t) => {
-    for (const codec of ['none', 'gzip', 'zstd', 'lz4'] as const) {
-      t.test(`archive_command = 'walwait push %p %f${codec === 'none' ? '' : ` --compress ${codec}`}'`, async (t) => {
-        const { primary, archive } = await pushingPrimary(major, `push-${codec}${major}`, codec)
-        t.teardown(() => primary.stop('immediate'))
-        const segments: string[] = []
-        for (let i = 0; i < 3; i++) segments.push(await commitAndArchive(primary, archive, 50, codec))
-        // PostgreSQL 13/14 report archiver statistics through the stats collector, a little late.
-        let stats: ArchiverStats | undefined
-        await waitUntil(async () => {
-          ;[stats] = await primary.query<ArchiverStats>('select archived_count::text, failed_count::text, last_archived_wal, last_failed_wal from pg_stat_archiver')
-          return Number(stats?.archived_count) >= 3
-        }, { what: 'pg_stat_archiver to count 3 archived segments', timeoutMs: 30_000 }).catch(() => undefined)
-        t.equal(stats?.failed_count, '0', `pg_stat_archiver: no failures (${JSON.stringify(stats)})`)
-        t.ok(Number(stats?.archived_count) >= 3, 'pg_stat_archiver counts the archived segments')
-        const names = readdirSync(archive)
-        for (const s of segments) t.ok(names.includes(s + EXTENSION[codec]), `${s}${EXTENSION[codec]} archived`)
-        t.same(names.filter((n) => n.endsWith('.tmp')), [], 'no temporary files in the archive')
-        t.same(names.filter((n) => !n.startsWith('.') && codec !== 'none' && !n.endsWith(EXTENSION[codec])), [], `every file stored as ${EXTENSION[codec]}`)
-        t.match(primary.serverLog(), new RegExp(`walwait: archived ${segments[0]} \\(1 MiB${codec === 'none' ? '' : `, ${codec} → `}`), 'walwait logged into the server log')
+forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
+  for (const codec of ['none', 'gzip', 'zstd', 'lz4'] as const) {
+    t.test(`archive_command = 'walwait push %p %f${codec === 'none' ? '' : ` --compress ${codec}`}'`, async (t) => {
+      const { primary, archive } = await pushingPrimary(major, `push-${codec}${major}`, codec)
+      t.teardown(() => primary.stop('immediate'))
+      const segments: string[] = []
+      for (let i = 0; i < 3; i++) segments.push(await commitAndArchive(primary, archive, 50, codec))
+      // PostgreSQL 13/14 report archiver statistics through the stats collector, a little late.
+      let stats: ArchiverStats | undefined
+      await waitUntil(async () => {
+        ;[stats] = await primary.query<ArchiverStats>('select archived_count::text, failed_count::text, last_archived_wal, last_failed_wal from pg_stat_archiver')
+        return Number(stats?.archived_count) >= 3
+      }, { what: 'pg_stat_archiver to count 3 archived segments', timeoutMs: 30_000 }).catch(() => undefined)
+      t.equal(stats?.failed_count, '0', `pg_stat_archiver: no failures (${JSON.stringify(stats)})`)
+      t.ok(Number(stats?.archived_count) >= 3, 'pg_stat_archiver counts the archived segments')
+      const names = readdirSync(archive)
+      for (const s of segments) t.ok(names.includes(s + EXTENSION[codec]), `${s}${EXTENSION[codec]} archived`)
+      t.same(names.filter((n) => n.endsWith('.tmp')), [], 'no temporary files in the archive')
+      t.same(names.filter((n) => !n.startsWith('.') && codec !== 'none' && !n.endsWith(EXTENSION[codec])), [], `every file stored as ${EXTENSION[codec]}`)
+      t.match(primary.serverLog(), new RegExp(`walwait: archived ${segments[0]} \\(1 MiB${codec === 'none' ? '' : `, ${codec} → `}`), 'walwait logged into the server log')
 
-        const replay = async (t: Test): Promise<void> => {
-          const sb = await makeWalwaitStandby(primary, archive, `push-sb-${codec}${major}`, { readPrimaryArchive: true })
-          t.teardown(() => sb.server.stop('immediate'))
-          await startCaughtUp(await count(primary), sb)
-          t.pass(`the standby replayed all ${await count(sb.server)} rows archived so far`)
-          for (let i = 0; i < 2; i++) {
-            await commitAndArchive(primary, archive, 25, codec)
-            const expected = await count(primary)
-            await waitUntil(async () => (await count(sb.server)) === expected, { what: `row ${expected} on the standby`, timeoutMs: 30_000 })
-          }
-          t.pass('rows committed later arrive through walwait push and walwait restore')
-          const [after] = await primary.query<ArchiverStats>('select failed_count::text from pg_stat_archiver')
-          t.equal(after?.failed_count, '0', 'still no archiver failures (base backup included)')
+      const replay = async (t: Test): Promise<void> => {
+        const sb = await makeWalwaitStandby(primary, archive, `push-sb-${codec}${major}`, { readPrimaryArchive: true })
+        t.teardown(() => sb.server.stop('immediate'))
+        await startCaughtUp(await count(primary), sb)
+        t.pass(`the standby replayed all ${await count(sb.server)} rows archived so far`)
+        for (let i = 0; i < 2; i++) {
+          await commitAndArchive(primary, archive, 25, codec)
+          const expected = await count(primary)
+          await waitUntil(async () => (await count(sb.server)) === expected, { what: `row ${expected} on the standby`, timeoutMs: 30_000 })
         }
-        if (codec === 'none') await t.test('a walwait standby replays every row from this archive', replay)
-        else if (await restoreReads(codec)) await t.test(`a walwait standby replays every row from the ${codec} archive`, replay)
-        else t.todo(`a walwait standby replays every row from the ${codec} archive: walwait restore does not read ${EXTENSION[codec]} files yet (lib/restore is being extended in parallel)`, async () => undefined)
-      })
-    }
-  })
-}
+        t.pass('rows committed later arrive through walwait push and walwait restore')
+        const [after] = await primary.query<ArchiverStats>('select failed_count::text from pg_stat_archiver')
+        t.equal(after?.failed_count, '0', 'still no archiver failures (base backup included)')
+      }
+      if (codec === 'none') await t.test('a walwait standby replays every row from this archive', replay)
+      else if (await restoreReads(codec)) await t.test(`a walwait standby replays every row from the ${codec} archive`, replay)
+      else t.todo(`a walwait standby replays every row from the ${codec} archive: walwait restore does not read ${EXTENSION[codec]} files yet (lib/restore is being extended in parallel)`, async () => undefined)
+    })
+  }
+})

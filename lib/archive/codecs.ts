@@ -16,7 +16,9 @@
 // Frames written by zstd carry no content checksum (libzstd's streaming default); lz4 frames do.
 // WAL carries its own CRCs, which walwait checks after decompression.
 import { createReadStream, createWriteStream } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { Readable, type Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -169,4 +171,24 @@ function zstdComplete(buf: Buffer): boolean {
     p += fhd & 0x04 ? 4 : 0
   }
   return p === buf.length && p > 0
+}
+
+/**
+ * Decompress `path` into a scratch file outside the archive, let `use` read it (an open handle),
+ * then remove it. For reading what a compressed file holds without a streaming decoder.
+ */
+export async function withDecompressedCopy<T>(path: string, codec: Codec, use: (fh: FileHandle) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'walwait-'))
+  try {
+    const out = join(dir, 'decompressed')
+    await decompressFile(path, out, codec)
+    const fh = await open(out, 'r')
+    try {
+      return await use(fh)
+    } finally {
+      await fh.close()
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }

@@ -2,12 +2,9 @@
 // codec allows: gzip and zstd (native build) are streamed and stopped after `bytes`; lz4 (and the
 // zstd WASM fallback) are decompressed whole into a temporary file, which is then removed.
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { decompressFile, type Codec } from '../archive/codecs.js';
+import { withDecompressedCopy, type Codec } from '../archive/codecs.js';
 
 function streamHead(path: string, transform: Transform, bytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -32,22 +29,12 @@ function streamHead(path: string, transform: Transform, bytes: number): Promise<
   });
 }
 
-async function viaTemporaryFile(path: string, codec: Codec, bytes: number): Promise<Buffer> {
-  const dir = await mkdtemp(join(tmpdir(), 'walwait-check-'));
-  try {
-    const out = join(dir, 'segment');
-    await decompressFile(path, out, codec);
-    const fh = await open(out, 'r');
-    try {
-      const buf = Buffer.alloc(bytes);
-      const { bytesRead } = await fh.read(buf, 0, bytes, 0);
-      return buf.subarray(0, bytesRead);
-    } finally {
-      await fh.close();
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+function viaTemporaryFile(path: string, codec: Codec, bytes: number): Promise<Buffer> {
+  return withDecompressedCopy(path, codec, async (fh) => {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  });
 }
 
 /** The first `bytes` bytes of the decompressed content of `path` (fewer if it is shorter). */

@@ -8,13 +8,12 @@
 // is refused (the archive_command contract: PostgreSQL keeps the file and retries).
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeAtomically } from '../archive/atomic-file.js';
-import { CODECS, CODEC_EXTENSION, compressFile, decompressFile, splitCompressedName, type Codec } from '../archive/codecs.js';
+import { CODECS, CODEC_EXTENSION, compressFile, splitCompressedName, withDecompressedCopy, type Codec } from '../archive/codecs.js';
 import { withArchiveLock } from '../archive/lock.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { Interrupted, WalwaitError, describeError, errnoCode } from '../errors.js';
@@ -93,20 +92,8 @@ async function sha256Of(stream: Readable): Promise<string> {
 }
 
 /** sha256 of what a compressed file decompresses to (via a scratch file outside the archive). */
-async function sha256OfDecompressed(path: string, codec: Codec): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'walwait-push-'));
-  try {
-    const out = join(dir, 'decompressed');
-    await decompressFile(path, out, codec);
-    const fh = await open(out, 'r');
-    try {
-      return await sha256Of(fh.createReadStream({ autoClose: false }));
-    } finally {
-      await fh.close();
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+function sha256OfDecompressed(path: string, codec: Codec): Promise<string> {
+  return withDecompressedCopy(path, codec, (fh) => sha256Of(fh.createReadStream({ autoClose: false })));
 }
 
 async function fsyncPath(path: string): Promise<void> {

@@ -18,7 +18,7 @@ import {
 import { segmentAfter } from '../../lib/wal/names.js'
 import { parsePgControl } from '../../lib/wal/pg-control.js'
 import { walwaitProcesses } from '../harness/walwait-process.js'
-import { commitSegment, count, logged, makeWalwaitStandby, newPrimary, startCaughtUp, writeTrigger } from './kit.js'
+import { archiveMoreThenTrigger, commitSegment, count, logged, makeWalwaitStandby, newPrimary, startCaughtUp, writeTrigger } from './kit.js'
 import { copyPartial, currentWalFile, waitPromotedAlive, walwaitCli, walwaitPromote } from './failover-kit.js'
 
 const SUBTEST_MS = 180_000
@@ -203,11 +203,7 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     }, { what: `two successive walwait processes asked for ${next}`, intervalMs: 20, timeoutMs: 20_000 })
     t.ok(await sb.server.isInRecovery(), `a not-found for ${next} in standby mode did not promote (${pids.size} walwait runs seen)`)
 
-    await commitSegment(primary, archive, 7)
-    await commitSegment(primary, archive, 5)
-    const expected = await count(primary)
-    await sb.ship()
-    await writeTrigger(sb, 'smart\n')
+    const expected = await archiveMoreThenTrigger(primary, archive, sb, 'smart\n')
     await waitPromotedAlive(sb.server)
     t.equal(await count(sb.server), expected, `every archived row is on the promoted standby (${expected})`)
     t.equal(await sb.server.timeline(), 2, 'new timeline')

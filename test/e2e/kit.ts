@@ -130,3 +130,16 @@ export async function startCaughtUp(rows: number, ...standbys: Standby[]): Promi
 }
 
 export const logged = (sb: Standby, re: RegExp): boolean => sb.walwaitLog().some((l) => re.test(l))
+
+/**
+ * Two more segments land in the standby's archive, then the operator writes the trigger at once
+ * (`content` '' is a plain touch). Returns the primary's row count: what a smart failover must keep.
+ */
+export async function archiveMoreThenTrigger(primary: Cluster, primaryArchive: string, sb: Standby, content: string): Promise<number> {
+  await commitSegment(primary, primaryArchive, 7)
+  await commitSegment(primary, primaryArchive, 5)
+  const expected = await count(primary)
+  await sb.ship()
+  await writeTrigger(sb, content)
+  return expected
+}

@@ -7,7 +7,7 @@ import t from 'tap'
 import { forEachMajor } from '../harness/per-major.js'
 import { readdir } from 'node:fs/promises'
 import { Cluster, shellQuote, waitUntil, walwaitBin } from '../harness/postgres.js'
-import { commitSegment, count, makeWalwaitStandby, newPrimary, startCaughtUp, timelineHistoryExists, waitPromoted, writeTrigger, type Standby } from './kit.js'
+import { archiveMoreThenTrigger, commitSegment, count, makeWalwaitStandby, newPrimary, startCaughtUp, timelineHistoryExists, waitPromoted, type Standby } from './kit.js'
 
 const PER_MAJOR_MS = 240_000
 
@@ -74,11 +74,7 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     t.same([...shipped].filter((f) => !inArchive.has(f)), [], `nothing deleted from the archive despite %r and -k 5 (${inArchive.size} files kept)`)
 
     // Two more segments land in the archive, then the operator touches the trigger at once.
-    await commitSegment(primary, primaryArchive, 7)
-    await commitSegment(primary, primaryArchive, 5)
-    const expected = await count(primary)
-    await sb.ship()
-    await writeTrigger(sb, '')
+    const expected = await archiveMoreThenTrigger(primary, primaryArchive, sb, '')
     await waitPromoted(sb.server)
     t.equal(await count(sb.server), expected, `a touched trigger (smart) promotes with every archived row (${expected})`)
     t.equal(await sb.server.timeline(), 2, 'on timeline 2')

@@ -7,7 +7,7 @@ import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { makeTempDir, runAs, shellQuote, waitUntil } from '../harness/postgres.js'
 import { segmentAfter } from '../../lib/wal/names.js'
-import { commitSegment, count, makeWalwaitStandby, newPrimary, shipFiles, startCaughtUp, timelineHistoryExists, waitConnectable, waitPromoted, walwaitRestoreCommand, writeTrigger } from './kit.js'
+import { archiveMoreThenTrigger, commitSegment, count, makeWalwaitStandby, newPrimary, shipFiles, startCaughtUp, timelineHistoryExists, waitConnectable, waitPromoted, walwaitRestoreCommand, writeTrigger } from './kit.js'
 
 const PER_MAJOR_MS = 240_000
 
@@ -33,11 +33,7 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     t.ok(await sb.server.isInRecovery(), 'still a standby while it waits for the next segment')
 
     // Two more segments land in the archive, then the operator touches the trigger at once.
-    await commitSegment(primary, primaryArchive, 7)
-    await commitSegment(primary, primaryArchive, 5)
-    const expected = await count(primary)
-    await sb.ship()
-    await writeTrigger(sb, '')
+    const expected = await archiveMoreThenTrigger(primary, primaryArchive, sb, '')
     await waitPromoted(sb.server)
     t.equal(await count(sb.server), expected, `every archived row is on the promoted standby (${expected})`)
     t.equal(await sb.server.timeline(), 2, 'it runs on a new timeline')

@@ -2,21 +2,15 @@
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyAtomically, writeAtomically, type AtomicWriteOptions } from './atomic-file.js';
-import { CODECS, CODEC_EXTENSION, decompressFile, type Codec } from './codecs.js';
+import { CODECS, CODEC_EXTENSION, decompressFile } from './codecs.js';
+import type { StoredFile, WalSource } from './source.js';
 
 export interface FileProbe {
   size: number;
   head: Buffer; // the first bytes of the file (up to the requested length)
 }
 
-/** A WAL file as stored in the archive: plain, or compressed by `walwait push --compress`. */
-export interface StoredFile {
-  path: string;
-  codec: Codec | undefined;
-  size: number; // of the stored file
-  mtimeMs: number;
-  head: Buffer; // first bytes; empty for a compressed file (its header is known only once decompressed)
-}
+export type { StoredFile } from './source.js';
 
 /** Size and first bytes of a file, or undefined when it does not exist. */
 export async function probeFile(path: string, headBytes: number): Promise<FileProbe | undefined> {
@@ -37,8 +31,13 @@ export async function probeFile(path: string, headBytes: number): Promise<FilePr
   }
 }
 
-export class DirectoryArchive {
+export class DirectoryArchive implements WalSource {
+  readonly longPolls = false;
   constructor(readonly dir: string) {}
+
+  get localDir(): string {
+    return this.dir;
+  }
 
   describe(): string {
     return this.dir;
@@ -64,10 +63,6 @@ export class DirectoryArchive {
     return found;
   }
 
-  async copyTo(name: string, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
-    return copyAtomically(this.path(name), dest, opts);
-  }
-
   /** `name` as stored: the plain file if there is one, else a compressed form (.gz, .zst, .lz4). */
   async find(name: string, headBytes: number): Promise<StoredFile | undefined> {
     const plain = await this.probe(name, headBytes);
@@ -89,5 +84,9 @@ export class DirectoryArchive {
     if (!file.codec) return copyAtomically(file.path, dest, opts);
     const codec = file.codec;
     return writeAtomically(dest, (tmp) => decompressFile(file.path, tmp, codec), opts);
+  }
+
+  async discard(): Promise<void> {
+    // nothing was copied
   }
 }

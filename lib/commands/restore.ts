@@ -3,6 +3,7 @@
 // History, backup and partial files are answered at once: copied if present, else "not found".
 import { dirname } from 'node:path';
 import { DirectoryArchive } from '../archive/directory.js';
+import type { WalSource } from '../archive/source.js';
 import { signalledMode } from '../datadir/server.js';
 import { recordState } from '../datadir/state.js';
 import { EXIT, Interrupted, WalwaitError, describeError, isTransient } from '../errors.js';
@@ -94,14 +95,14 @@ async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waiter, ctx:
 }
 
 /** History, backup and partial files: PostgreSQL probes for them routinely, so answer at once. */
-function auxiliaryStep(name: WalName, archive: DirectoryArchive, opts: RestoreOptions, ctx: RunContext): () => Promise<Step> {
+function auxiliaryStep(name: WalName, archive: WalSource, opts: RestoreOptions, ctx: RunContext): () => Promise<Step> {
   return async () => {
-    const probe = await archive.probe(name.name, 0);
-    if (!probe) {
+    const found = await archive.find(name.name, 0);
+    if (!found) {
       ctx.log.debug({ walfile: name.name }, `${name.name} not in the archive`);
       return { exit: EXIT.notFound };
     }
-    const size = await archive.copyTo(name.name, opts.target, { beforeRename: () => throwIfAborted(ctx.signal) });
+    const size = await archive.restore(found, opts.target, { beforeRename: () => throwIfAborted(ctx.signal) });
     ctx.log.info({ walfile: name.name, bytes: size }, `restored ${name.name}`);
     return { exit: EXIT.restored };
   };

@@ -2,7 +2,7 @@
 // between waiting and ending the wait (trigger, --max-wait, SIGUSR1, standby mode's short wait).
 import { stat } from 'node:fs/promises';
 import { SizeMismatchError } from '../archive/atomic-file.js';
-import type { DirectoryArchive } from '../archive/directory.js';
+import type { StoredFile, WalSource } from '../archive/source.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { requestPromotion, type RecoveryMode } from '../datadir/server.js';
 import { prefetchStallsReplay } from '../datadir/settings.js';
@@ -22,7 +22,7 @@ export type Step = { exit: number } | { waitAtMostMs: number };
 export interface SegmentRequest {
   name: WalName;
   target: string;
-  archive: DirectoryArchive;
+  archive: WalSource;
   dataDir: string;
   mode: RecoveryMode;
   trigger: string | undefined;
@@ -76,6 +76,14 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     return trigger;
   };
 
+  /** What is wrong with a found file before restoring it, as far as its size and first bytes tell. */
+  const problemBeforeRestore = (stored: StoredFile): SegmentProblem | undefined => {
+    if (stored.problem) return stored.problem;
+    if (stored.head.length > 0 || (!stored.codec && !stored.staged)) return checkSegment(name, stored.size, stored.head, identity ?? {});
+    const rejected = rejectedCompressed.get(stored.path);
+    return rejected?.mtimeMs === stored.mtimeMs && rejected.size === stored.size ? rejected.problem : undefined;
+  };
+
   return async () => {
     if (!identity) {
       identity = await readClusterIdentity(req.dataDir);
@@ -85,16 +93,15 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     const trigger = await currentTrigger();
     if (trigger?.mode === 'fast') return endRecovery('fast', `fast trigger ${req.trigger} found, not waiting for ${name.name}`);
 
-    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE);
-    const rejected = stored?.codec ? rejectedCompressed.get(stored.path) : undefined;
-    let problem: SegmentProblem | undefined =
-      stored && !stored.codec ? checkSegment(name, stored.size, stored.head, identity) : rejected?.mtimeMs === stored?.mtimeMs && rejected?.size === stored?.size ? rejected?.problem : undefined;
+    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE, { waitMs: req.pollMs });
+    let problem = stored ? problemBeforeRestore(stored) : undefined;
+    if (stored && problem) await req.archive.discard(stored);
     if (stored && !problem) {
       const expect = identity;
       try {
         const bytes = await req.archive.restore(stored, req.target, {
-          // A compressed file's header is known only once decompressed: check the result before the rename.
-          check: stored.codec ? async (tmp) => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), expect)) : undefined,
+          // A compressed or downloaded file's header is known only once restored: check it before the rename.
+          check: stored.head.length === 0 ? async (tmp) => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), expect)) : undefined,
           expectSize: stored.codec ? undefined : stored.size,
           beforeRename: req.beforeRename,
         });
@@ -107,7 +114,8 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
       } catch (err) {
         if (err instanceof UnusableSegment) {
           problem = err.problem;
-          rejectedCompressed.set(stored.path, { size: stored.size, mtimeMs: stored.mtimeMs, problem }); // do not decompress it again until it changes
+          // Do not decompress it again until it changes (a staged copy is gone: fetch it again).
+          if (!stored.staged) rejectedCompressed.set(stored.path, { size: stored.size, mtimeMs: stored.mtimeMs, problem });
         } else if (err instanceof SizeMismatchError) {
           log.debug({ walfile: name.name }, `${name.name} changed while being copied: waiting for it to settle`);
           return { waitAtMostMs: req.pollMs };
@@ -146,7 +154,8 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
       announcedWait = true;
       await recordState(req.dataDir, { waiting: { file: name.name, since: new Date(firstMiss).toISOString(), pid: process.pid } });
       log.debug({ walfile: name.name }, `waiting for ${name.name} in ${req.archive.describe()}`);
-      const never = await neverComingReason(name, identity.segSize ?? DEFAULT_SEGMENT_SIZE, req.archive.dir).catch(() => undefined);
+      const historyDir = req.archive.localDir;
+      const never = historyDir ? await neverComingReason(name, identity.segSize ?? DEFAULT_SEGMENT_SIZE, historyDir).catch(() => undefined) : undefined;
       if (never && req.mode === 'archive') {
         log.warn({ walfile: name.name, hint: "restart the standby so it follows the new timeline (recovery_target_timeline = 'latest'), or promote it if that is what you want" }, never);
       }
@@ -161,6 +170,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     if (waitedMs >= STILL_WAITING_FIRST_MS && notes.shouldLog('still-waiting')) {
       log.info({ walfile: name.name, waitedSeconds: Math.round(waitedMs / 1000) }, `still waiting for ${name.name} (${Math.round(waitedMs / 1000)} s)`);
     }
-    return { waitAtMostMs: Math.min(req.pollMs, maxWait.remaining(), standbyWait.remaining()) };
+    // A long-polling source has just waited up to pollMs in find(): look again at once.
+    return { waitAtMostMs: Math.min(req.archive.longPolls ? 0 : req.pollMs, maxWait.remaining(), standbyWait.remaining()) };
   };
 }

@@ -23,6 +23,8 @@ export interface FindOptions {
   /** How long find() may hold on waiting for the file (sources that long-poll); 0 = answer now. */
   waitMs?: number;
   signal?: AbortSignal;
+  /** What is wrong with a found file as far as its size and first bytes tell (see FirstOf). */
+  check?: (file: StoredFile) => SegmentProblem | undefined;
 }
 
 export interface WalSource {

@@ -93,7 +93,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     const trigger = await currentTrigger();
     if (trigger?.mode === 'fast') return endRecovery('fast', `fast trigger ${req.trigger} found, not waiting for ${name.name}`);
 
-    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE, { waitMs: req.pollMs });
+    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE, { waitMs: req.pollMs, check: problemBeforeRestore });
     let problem = stored ? problemBeforeRestore(stored) : undefined;
     if (stored && problem) await req.archive.discard(stored);
     if (stored && !problem) {

@@ -3,105 +3,22 @@
 // error becomes an exit status.
 import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
-import yargs from 'yargs';
 import { removeTemporariesSync } from './archive/atomic-file.js';
+import type { Command, Parsed } from './command-line.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
-import { createLog, type Log } from './log.js';
-import { loadOptions, COMPRESSIONS, LOG_FORMATS, LOG_LEVELS, MODES } from './options.js';
+import { parseHotArgv } from './flags.js';
+import { createLog, createTextLog, type Log } from './log.js';
+import { loadOptions } from './options.js';
 import { watchParent } from './parent.js';
 
-const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery standby on any status 1-125):
-  0    restored: the file is at <target>
-  1    not found: an absent .history/.backup/.partial file, or a trigger, SIGUSR1 or --max-wait
-       ended the wait (standby mode: also a segment not there yet)
-  ${EXIT.usage}  usage or configuration error: the server stops instead of promoting
-  ${EXIT.failure}  unrecoverable failure: the server stops instead of promoting
-  ${EXIT.timeout}  promote --wait: still in recovery when the time ran out
-  killed by SIGTERM/SIGINT (SIGQUIT: exit 131) when the server shuts down
-Transient errors (archive unreachable, disk full, I/O errors) are retried, never answered with 1.`;
-
-type Command = 'restore' | 'promote' | 'pg_standby' | 'push' | 'cleanup' | 'slot' | 'status' | 'check';
-
-interface Parsed {
-  command: Command;
-  args: Record<string, unknown>;
-}
-
-function parseArgv(argv: string[]): Parsed | undefined {
+/** The command line: plain restore and push lines without yargs (the hot path), anything else with it. */
+async function parse(argv: string[]): Promise<Parsed | undefined> {
   // pg_standby's command line is getopt-style, not yargs': it gets its own parser.
   if (argv[0] === 'pg_standby') return { command: 'pg_standby', args: { argv: argv.slice(1) } };
-  let parsed: Parsed | undefined;
-  const select = (command: Command) => (args: Record<string, unknown>) => void (parsed = { command, args });
-  yargs(argv)
-    .scriptName('walwait')
-    .usage("$0 [restore] <walfile> <target>\n\nWaits for WAL in an archive and restores it for a PostgreSQL standby:\n  restore_command = 'walwait %f %p'")
-    .command(['restore <walfile> <target>', '$0 <walfile> <target>'], 'restore one WAL file (the default command)', (y) =>
-      y
-        .positional('walfile', { type: 'string', describe: 'file PostgreSQL wants (%f)' })
-        .positional('target', { type: 'string', describe: 'where to put it (%p)' })
-        .option('max-wait', { type: 'string', describe: 'end recovery (as a fast trigger) after this many seconds without the wanted segment; 0 = never (default)' })
-        .option('partial-dir', { type: 'string', describe: "a real-time archive's directory with <segment>.partial files, served at a smart failover" })
-        .option('mode', { choices: MODES, describe: 'auto (default): standby if standby.signal exists; archive: wait; standby: wait briefly, promote on a trigger' })
-        .option('standby-wait', { type: 'string', describe: 'standby mode: seconds to wait for a segment before answering "not found" (default 1)' }),
-      select('restore'))
-    .command('promote', 'write the trigger file: end recovery (smart by default)', (y) =>
-      y
-        .option('fast', { type: 'boolean', describe: 'end recovery now instead of after all archived WAL' })
-        .option('pgdata', { alias: 'D', type: 'string', describe: "the standby's data directory (default: the working directory)" })
-        .option('wait', { type: 'string', describe: 'wait until the server has left recovery (default 60 s), print the new timeline' })
-        .option('clear', { type: 'boolean', describe: "remove the trigger (for recovery_end_command = 'walwait promote --clear')" }),
-      select('promote'))
-    .command('push <source> <walfile>', "archive_command = 'walwait push %p %f': store a WAL file in the archive, atomically", (y) =>
-      y
-        .positional('source', { type: 'string', describe: 'the file to archive (%p)' })
-        .positional('walfile', { type: 'string', describe: 'its name (%f)' })
-        .option('compress', { choices: COMPRESSIONS, describe: 'store <name>.gz, .zst or .lz4 (env WALWAIT_COMPRESS; default none)' }),
-      select('push'))
-    .command('cleanup <restartfile>', "archive_cleanup_command = 'walwait cleanup %r': remove WAL every standby has passed", (y) =>
-      y
-        .positional('restartfile', { type: 'string', describe: 'the oldest file this standby still needs (%r)' })
-        .option('slot', { type: 'string', describe: "record this standby's position under a name, and remove only what every slot has passed" })
-        .option('max-retained', { type: 'string', describe: 'let cleanup pass a slot that holds back more than this (e.g. 50GB), marking it lost' })
-        .option('dry-run', { alias: 'n', type: 'boolean', describe: 'list what would be removed, remove nothing' })
-        .option('extension', { alias: 'x', type: 'string', describe: "also strip this extension from names (pg_archivecleanup's -x)" }),
-      select('cleanup'))
-    .command('slot <action> [name]', 'archive slots: list, drop NAME; hold / release (pause deletion, e.g. during a base backup)', (y) =>
-      y
-        .positional('action', { choices: ['list', 'drop', 'hold', 'release'] as const, describe: 'what to do' })
-        .positional('name', { type: 'string', describe: 'the slot (drop) or the hold (hold, release)' })
-        .option('json', { type: 'boolean', describe: 'list as JSON' }),
-      select('slot'))
-    .command('status', 'what the archive holds (timelines, gaps, slots) and what the standby restored; --json, --prometheus FILE', (y) =>
-      y
-        .option('pgdata', { alias: 'D', type: 'string', describe: "the standby's data directory (default: the working directory, if it is one)" })
-        .option('json', { type: 'boolean', describe: 'print JSON' })
-        .option('prometheus', { type: 'string', describe: "write metrics in the Prometheus text format to FILE, atomically (node_exporter's textfile collector)" }),
-      select('status'))
-    .command('check', "check a standby's setup (signal file, restore_command, recovery_prefetch, archive, trigger) and say what to change; exit 1 if a check fails", (y) =>
-      y
-        .option('pgdata', { alias: 'D', type: 'string', describe: "the standby's data directory (default: the working directory)" })
-        .option('primary', { type: 'string', describe: "also check the primary's replication slots (libpq conninfo or URI)" })
-        .option('json', { type: 'boolean', describe: 'print JSON' }),
-      select('check'))
-    .command('pg_standby', "pg_standby's command line, for migrations: walwait pg_standby [options] ARCHIVE %f %p [%r]")
-    .option('archive', { alias: 'a', type: 'string', describe: 'archive directory (env WALWAIT_ARCHIVE)' })
-    .option('trigger', { alias: 't', type: 'string', describe: 'trigger file: "fast" ends recovery now; empty or "smart" after restoring all archived WAL' })
-    .option('poll-interval', { type: 'string', describe: 'seconds between fallback polls, for filesystems without change events such as NFS (default 1)' })
-    .option('log-format', { choices: LOG_FORMATS, describe: 'text (default) or json' })
-    .option('log-level', { choices: LOG_LEVELS, describe: 'default info' })
-    .option('config', { type: 'string', describe: 'JSON file with the same keys (default: walwait.json in the data directory, if present)' })
-    .epilogue(`${EXIT_STATUS_HELP}\n\nPrecedence: flags, then WALWAIT_* environment variables, then the config file, then defaults.`)
-    .strict()
-    .exitProcess(false)
-    .showHelpOnFail(false)
-    .fail((msg, err) => {
-      throw new WalwaitError('usage', msg || describeError(err), 'run walwait --help for usage');
-    })
-    .version()
-    .help()
-    .wrap(Math.min(100, process.stdout.columns || 100))
-    .parseSync();
-  return parsed;
+  const hot = parseHotArgv(argv);
+  if (hot) return hot;
+  const { parseArgv } = await import('./command-line.js');
+  return parseArgv(argv);
 }
 
 /** Abort on SIGTERM/SIGINT/SIGQUIT or when PostgreSQL's startup process goes away; SIGUSR1 = fast failover. */
@@ -139,11 +56,11 @@ function dieBySignal(sig: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let log: Log = createLog();
+  let log: Log = createTextLog();
   let command: Command | undefined;
   const { signal, failover, dispose } = interruptions();
   try {
-    const parsed = parseArgv(argv);
+    const parsed = await parse(argv);
     command = parsed?.command;
     if (!parsed) return EXIT.restored; // --help or --version was printed
     const { args } = parsed;
@@ -153,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const dataDir = typeof args.pgdata === 'string' ? resolve(args.pgdata) : process.cwd();
     const options = loadOptions(args, dataDir);
-    log = createLog(options.logFormat, options.logLevel);
+    log = await createLog(options.logFormat, options.logLevel);
     if (parsed.command === 'promote') {
       const { promote } = await import('./commands/promote.js');
       const wait = args.wait === undefined ? undefined : args.wait === '' ? 60 : Number(args.wait);

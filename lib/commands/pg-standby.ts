@@ -8,9 +8,9 @@
 // after N retries) are accepted, so an existing restore_command keeps working, and noticed in the
 // server log once per server start. A bad command line exits 200 (the server stops), never 1 or 2
 // as pg_standby did (which promotes a standby in archive recovery).
-import { readFileSync } from 'node:fs';
 import { WalwaitError } from '../errors.js';
 import { createLog } from '../log.js';
+import { walwaitVersion } from '../version.js';
 import { kebab, loadOptions } from '../options.js';
 import { parseWalName } from '../wal/names.js';
 import type { RunContext } from './restore.js';
@@ -152,14 +152,6 @@ Exit statuses: 0 restored, 1 not found (or failover), 200 usage or configuration
 error (the server stops instead of promoting), 201 unrecoverable failure.
 `;
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** The command: maps, resolves options like restore does, logs notices, then runs restore. */
 export async function pgStandby(argv: string[], ctx: RunContext): Promise<number> {
@@ -169,12 +161,12 @@ export async function pgStandby(argv: string[], ctx: RunContext): Promise<number
     return 0;
   }
   if (argv[0] === '--version' || argv[0] === '-V') {
-    process.stdout.write(`pg_standby (walwait) ${version()}\n`);
+    process.stdout.write(`pg_standby (walwait) ${walwaitVersion()}\n`);
     return 0;
   }
   const mapping = mapPgStandbyArgs(argv);
   const options = loadOptions(mapping.flags);
-  const log = createLog(options.logFormat, options.logLevel);
+  const log = await createLog(options.logFormat, options.logLevel);
   // PostgreSQL asks for a history file at every start (and at the end of recovery), so the
   // notices appear once per start instead of once per segment.
   if (parseWalName(mapping.walfile)?.kind === 'history') {

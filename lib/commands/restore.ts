@@ -45,8 +45,6 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     return runLoop(auxiliaryStep(name, archive, opts, ctx), () => new Waiter(watchDirs, pollMs, wake), ctx);
   }
   const dataDir = opts.dataDir ?? process.cwd();
-  // Watch before the first look, so a file that lands between the look and the wait wakes us.
-  const waiter = new Waiter(watchDirs, pollMs, wake);
   const step = segmentStep({
     name,
     target: opts.target,
@@ -63,7 +61,7 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     beforeRename: () => throwIfAborted(ctx.signal),
   });
   const onTransientError = (message: string): Promise<void> => recordState(dataDir, { lastError: { message, at: new Date().toISOString() } });
-  return runLoop(step, () => waiter, ctx, onTransientError);
+  return runLoop(step, () => new Waiter(watchDirs, pollMs, wake), ctx, onTransientError);
 }
 
 /** Run `step` until it gives an exit status; transient errors are logged and retried, never exit 1. */
@@ -86,7 +84,12 @@ async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waiter, ctx:
           await onTransientError?.(describeError(err));
         }
       }
-      waiter ??= makeWaiter();
+      if (!waiter) {
+        // The watch starts only after a first miss (a present file costs no watcher); look once
+        // more now that it runs, so a file that landed in between is not waited for.
+        waiter = makeWaiter();
+        continue;
+      }
       await waiter.next(waitMs);
     }
   } finally {

@@ -97,6 +97,10 @@ export async function main(argv: string[]): Promise<number> {
       const { check } = await import('./commands/check.js');
       return await check({ ...options, dataDir, primary: typeof args.primary === 'string' ? args.primary : undefined, json: args.json === true }, { log, signal });
     }
+    if (parsed.command === 'serve') {
+      const { serve, serveFlags } = await import('./commands/serve.js');
+      return await serve({ ...options, ...serveFlags(args, process.env) }, { log, signal }); // a stop by signal returns 0
+    }
     const { restore } = await import('./commands/restore.js');
     return await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, { log, signal, failover });
   } catch (err) {

@@ -14,7 +14,7 @@ const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery
   killed by SIGTERM/SIGINT (SIGQUIT: exit 131) when the server shuts down
 Transient errors (archive unreachable, disk full, I/O errors) are retried, never answered with 1.`;
 
-export type Command = 'restore' | 'promote' | 'pg_standby' | 'push' | 'cleanup' | 'slot' | 'status' | 'check';
+export type Command = 'restore' | 'promote' | 'pg_standby' | 'push' | 'cleanup' | 'slot' | 'status' | 'check' | 'serve';
 
 export interface Parsed {
   command: Command;
@@ -75,6 +75,13 @@ export async function parseArgv(argv: string[]): Promise<Parsed | undefined> {
         .option('primary', { type: 'string', describe: "also check the primary's replication slots (libpq conninfo or URI)" })
         .option('json', { type: 'boolean', describe: 'print JSON' }),
       select('check'))
+    .command('serve', 'serve the archive over HTTP(S) to standbys on other hosts, with long-polls; runs until SIGTERM (exit 0)', (y) =>
+      y
+        .option('listen', { type: 'string', describe: 'HOST:PORT, IPv6 as [::1]:PORT (env WALWAIT_LISTEN)' })
+        .option('token-file', { type: 'string', describe: 'file holding the bearer token clients must send (env WALWAIT_TOKEN_FILE)' })
+        .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain): serve HTTPS (with --tls-key)' })
+        .option('tls-key', { type: 'string', describe: 'PEM private key of --tls-cert' }),
+      select('serve'))
     .command('pg_standby', "pg_standby's command line, for migrations: walwait pg_standby [options] ARCHIVE %f %p [%r]")
     .options(GLOBAL_FLAGS)
     .epilogue(`${EXIT_STATUS_HELP}\n\nPrecedence: flags, then WALWAIT_* environment variables, then the config file, then defaults.`)

@@ -39,6 +39,7 @@ function parseArgv(argv: string[]): Parsed | undefined {
       y
         .positional('walfile', { type: 'string', describe: 'file PostgreSQL wants (%f)' })
         .positional('target', { type: 'string', describe: 'where to put it (%p)' })
+        .option('prefetch', { type: 'string', describe: 'while PostgreSQL replays, stage up to N next segments (decompressed, checked) in pg_wal/walwait-prefetch; 0-64, default 0 = off' })
         .option('max-wait', { type: 'string', describe: 'end recovery (as a fast trigger) after this many seconds without the wanted segment; 0 = never (default)' })
         .option('partial-dir', { type: 'string', describe: "a real-time archive's directory with <segment>.partial files, served at a smart failover" })
         .option('mode', { choices: MODES, describe: 'auto (default): standby if standby.signal exists; archive: wait; standby: wait briefly, promote on a trigger' })
@@ -139,6 +140,9 @@ function dieBySignal(sig: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // The --prefetch worker, started by the restore command itself: no yargs, no parent watch (its
+  // parent exits at once), its own signal handling.
+  if (argv[0] === 'prefetch-worker') return (await import('./prefetch/worker-main.js')).prefetchWorker(argv.slice(1));
   let log: Log = createLog();
   let command: Command | undefined;
   const { signal, failover, dispose } = interruptions();

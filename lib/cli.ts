@@ -56,6 +56,9 @@ function dieBySignal(sig: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // The --prefetch worker, started by the restore command itself: no yargs, no parent watch (its
+  // parent exits at once), its own signal handling.
+  if (argv[0] === 'prefetch-worker') return (await import('./prefetch/worker-main.js')).prefetchWorker(argv.slice(1));
   let log: Log = createTextLog();
   let command: Command | undefined;
   const { signal, failover, dispose } = interruptions();

@@ -2,7 +2,7 @@
 // messages. Loaded only when lib/flags.ts' fast path does not recognise a plain restore line.
 import { EXIT, WalwaitError, describeError } from './errors.js';
 import { GLOBAL_FLAGS, PUSH_FLAGS, RESTORE_FLAGS } from './flags.js';
-import { walwaitVersion } from './version.js';
+import { walwaitVersion } from './package.js';
 
 const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery standby on any status 1-125):
   0    restored: the file is at <target>

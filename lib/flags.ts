@@ -24,6 +24,7 @@ export const GLOBAL_FLAGS = {
 
 /** Flags of `walwait [restore] <walfile> <target>`. */
 export const RESTORE_FLAGS = {
+  prefetch: { type: 'string', describe: 'while PostgreSQL replays, stage up to N next segments (decompressed, checked) in pg_wal/walwait-prefetch; 0-64, default 0 = off' },
   'max-wait': { type: 'string', describe: 'end recovery (as a fast trigger) after this many seconds without the wanted segment; 0 = never (default)' },
   'partial-dir': { type: 'string', describe: "a real-time archive's directory with <segment>.partial files, served at a smart failover" },
   mode: { type: 'string', choices: MODES, describe: 'auto (default): standby if standby.signal exists; archive: wait; standby: wait briefly, promote on a trigger' },

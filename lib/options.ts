@@ -26,6 +26,7 @@ export interface CommonOptions {
   compress: Compression; // push
   slot: string | undefined; // cleanup
   maxRetained: number | undefined; // cleanup, bytes
+  prefetch: number; // restore: segments staged ahead in pg_wal/walwait-prefetch, 0 = off
 }
 
 type Parser<T> = (raw: unknown, source: string) => T;
@@ -73,6 +74,17 @@ function size(raw: unknown, source: string): number {
   return Math.floor(bytes);
 }
 
+/** A whole number from `min` to `max` (no fractions, no units). */
+function wholeNumber(key: string, min: number, max: number, what: string, example: string): Parser<number> {
+  return (raw, source) => {
+    const value = typeof raw === 'number' ? raw : /^\s*\d+\s*$/.test(text(raw, source, key)) ? Number(raw) : NaN;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new WalwaitError('bad-config', `${key} "${String(raw)}" from ${source} is not a whole number from ${min} to ${max}`, `use e.g. --${key} ${example} (${what})`);
+    }
+    return value;
+  };
+}
+
 /** As for replication slots. */
 export const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
 
@@ -97,6 +109,7 @@ const SPECS: { [K in keyof CommonOptions]: Spec<CommonOptions[K]> } = {
     fallback: undefined,
   },
   maxRetained: { env: 'WALWAIT_MAX_RETAINED', parse: size, fallback: undefined },
+  prefetch: { env: 'WALWAIT_PREFETCH', parse: wholeNumber('prefetch', 0, 64, 'segments to stage ahead; 0 = off', '4'), fallback: 0 },
 };
 
 const KEYS = Object.keys(SPECS) as (keyof CommonOptions)[];

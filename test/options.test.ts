@@ -8,7 +8,7 @@ const cwd = '/data';
 
 t.test('defaults', async (t) => {
   const o = resolveOptions({ flags: {}, env: {}, cwd });
-  t.same(o, { archive: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info', maxWait: 0, partialDir: undefined, mode: 'auto', standbyWait: 1, compress: 'none', slot: undefined, maxRetained: undefined });
+  t.same(o, { archive: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info', maxWait: 0, partialDir: undefined, mode: 'auto', standbyWait: 1, compress: 'none', slot: undefined, maxRetained: undefined, prefetch: 0 });
 });
 
 t.test('precedence: flags, then environment, then config file, then defaults', async (t) => {
@@ -42,6 +42,18 @@ t.test('sizes and slot names', async (t) => {
   t.equal(resolveOptions({ flags: {}, env: { WALWAIT_SLOT: 'standby_a' }, cwd }).slot, 'standby_a');
   t.throws(() => resolveOptions({ flags: { slot: 'Standby-A' }, env: {}, cwd }), { code: 'bad-config', message: /slot name "Standby-A" from --slot is not valid/ });
   t.throws(() => resolveOptions({ flags: { compress: 'bzip2' }, env: {}, cwd }), { code: 'bad-config', message: /compress "bzip2"/ });
+});
+
+t.test('prefetch: a whole number of segments from 0 to 64', async (t) => {
+  const prefetch = (layers: Partial<Parameters<typeof resolveOptions>[0]>) => resolveOptions({ flags: {}, env: {}, cwd, ...layers }).prefetch;
+  t.equal(prefetch({ flags: { prefetch: '4' } }), 4);
+  t.equal(prefetch({ env: { WALWAIT_PREFETCH: '64' } }), 64);
+  t.equal(prefetch({ config: { path: 'c.json', values: { prefetch: 8 } } }), 8);
+  t.equal(prefetch({ flags: { prefetch: '0' } }), 0);
+  for (const bad of ['65', '-1', '2.5', 'four', '4 segments', '']) {
+    t.throws(() => prefetch({ flags: { prefetch: bad } }), { code: 'bad-config', message: /from --prefetch/ }, bad);
+  }
+  t.throws(() => prefetch({ config: { path: 'c.json', values: { prefetch: 1.5 } } }), { code: 'bad-config', message: /prefetch "1.5" from c.json is not a whole number from 0 to 64/ });
 });
 
 t.test('an empty environment variable does not count', async (t) => {

@@ -10,7 +10,7 @@
 // as pg_standby did (which promotes a standby in archive recovery).
 import { WalwaitError } from '../errors.js';
 import { createLog } from '../log.js';
-import { walwaitVersion } from '../version.js';
+import { walwaitVersion } from '../package.js';
 import { kebab, loadOptions } from '../options.js';
 import { parseWalName } from '../wal/names.js';
 import type { RunContext } from './restore.js';

@@ -30,6 +30,12 @@ export interface RunContext {
 
 const USAGE_HINT = "restore_command must pass %f and %p: restore_command = 'walwait %f %p'";
 
+/** The WAL source(s) the options name. The restore command and its prefetch worker both build it here, so they read the same. */
+export function openArchive(opts: CommonOptions): WalSource {
+  if (!opts.archive) throw new WalwaitError('usage', 'no archive directory given');
+  return new DirectoryArchive(opts.archive);
+}
+
 export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<number> {
   const name = parseWalName(opts.walfile);
   if (!name) throw new WalwaitError('bad-wal-name', `"${opts.walfile}" is not a WAL file name`, USAGE_HINT);
@@ -37,7 +43,7 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
   if (!opts.archive) {
     throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory');
   }
-  const archive = new DirectoryArchive(opts.archive);
+  const archive = openArchive(opts);
   const pollMs = opts.pollInterval * 1000;
   const wake = ctx.failover ? AbortSignal.any([ctx.signal, ctx.failover]) : ctx.signal;
   const watchDirs = [...archive.watchDirs(), ...(opts.trigger ? [dirname(opts.trigger)] : [])];
@@ -45,10 +51,12 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     return runLoop(auxiliaryStep(name, archive, opts, ctx), () => new Waiter(watchDirs, pollMs, wake), ctx);
   }
   const dataDir = opts.dataDir ?? process.cwd();
+  // --prefetch: the spool is looked at first; loaded only when asked for (start-up time).
+  const prefetch = opts.prefetch > 0 ? await (await import('../prefetch/foreground.js')).openPrefetch({ name, options: { ...opts, dataDir }, archive, log: ctx.log }) : undefined;
   const step = segmentStep({
     name,
     target: opts.target,
-    archive,
+    archive: prefetch?.source ?? archive,
     dataDir,
     mode: opts.mode === 'auto' ? (signalledMode(dataDir) ?? 'archive') : opts.mode,
     trigger: opts.trigger,
@@ -61,7 +69,9 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     beforeRename: () => throwIfAborted(ctx.signal),
   });
   const onTransientError = (message: string): Promise<void> => recordState(dataDir, { lastError: { message, at: new Date().toISOString() } });
-  return runLoop(step, () => new Waiter(watchDirs, pollMs, wake), ctx, onTransientError);
+  const exit = await runLoop(step, () => new Waiter(watchDirs, pollMs, wake), ctx, onTransientError);
+  if (exit === EXIT.restored) await prefetch?.afterRestore(); // never throws
+  return exit;
 }
 
 /** Run `step` until it gives an exit status; transient errors are logged and retried, never exit 1. */

@@ -1,0 +1,79 @@
+// --prefetch in the restore command (the foreground): decide whether prefetch applies to this
+// call, bring the spool to this recovery's key, put the spool in front of the archive, and once
+// the segment has been restored make sure a worker stages the next ones. Every failure here is
+// logged at debug and ignored: prefetch may make a restore faster, never change its outcome.
+import { DirectoryArchive } from '../archive/directory.js';
+import { FirstOf } from '../archive/first-of.js';
+import type { WalSource } from '../archive/source.js';
+import { readClusterIdentity } from '../datadir/identity.js';
+import { describeError } from '../errors.js';
+import type { Log } from '../log.js';
+import type { WalName } from '../wal/names.js';
+import { formatKey, isAlive, readKey, readPostmaster, writeKey } from './key.js';
+import { launchWorker, type WorkerOptions } from './launch.js';
+import { spoolLocked } from './lock.js';
+import { isRecoveryTarget, makeSpoolDir, prune, spoolDirFor, stagedSegments, wipe, windowAfter, writeWanted } from './spool-dir.js';
+import { SpoolSource } from './spool-source.js';
+
+export interface PrefetchRequest {
+  name: WalName;
+  options: WorkerOptions & { target: string };
+  /** The archive source(s), without the spool. */
+  archive: WalSource;
+  log: Log;
+}
+
+export interface Prefetch {
+  /** The spool, then the archive. */
+  source: WalSource;
+  /** After a successful restore: start a worker if the next segments are not staged and none runs. Never throws. */
+  afterRestore(): Promise<void>;
+}
+
+/** The spool for this call, or undefined when prefetch does not apply (said at debug). */
+export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | undefined> {
+  const { name, options, log } = req;
+  const off = (why: string): undefined => void log.debug({ walfile: name.name }, `prefetch off for this call: ${why}`);
+  if (name.kind !== 'segment') return off('not a segment');
+  // pg_rewind and runs by hand restore to other names: they get exactly what they ask for, and no
+  // worker that would stage for a recovery that is not running.
+  if (!isRecoveryTarget(options.target)) return off(`%p is ${options.target}, not pg_wal/RECOVERYXLOG (pg_rewind or a run by hand)`);
+  try {
+    const postmaster = await readPostmaster(options.dataDir);
+    if (!postmaster || !isAlive(postmaster.pid)) return off(`no running server in ${options.dataDir} (postmaster.pid)`);
+    const identity = await readClusterIdentity(options.dataDir);
+    if (identity.systemId === undefined || identity.segSize === undefined) return off('global/pg_control is not readable');
+    const segSize = identity.segSize;
+    const spoolDir = spoolDirFor(options.dataDir, options.target);
+    const key = formatKey({ systemId: identity.systemId.toString(), postmasterPid: postmaster.pid, postmasterStart: postmaster.start, timeline: name.timeline });
+    await makeSpoolDir(spoolDir);
+    const old = await readKey(spoolDir);
+    if (old !== key) {
+      // Another run of the server, another cluster or another timeline: nothing staged is ours.
+      await wipe(spoolDir);
+      await writeKey(spoolDir, key);
+      if (old !== undefined) log.debug({ walfile: name.name }, `discarded the prefetch spool of an earlier recovery or timeline (${old.trim()})`);
+    }
+    await prune(spoolDir, name.name); // PostgreSQL has moved past these
+    await writeWanted(spoolDir, name.name); // a running worker moves its window on at once
+
+    const afterRestore = async (): Promise<void> => {
+      try {
+        const staged = new Set(await stagedSegments(spoolDir));
+        const missing = windowAfter(name.name, options.prefetch, segSize).find((n) => !staged.has(n));
+        if (!missing) return; // all staged already
+        if (await spoolLocked(spoolDir)) return; // a worker is at it
+        // A local archive answers at once whether there is anything to stage: no worker to start
+        // (a process per segment) on a standby that has caught up. Other sources: the worker looks.
+        if (req.archive instanceof DirectoryArchive && !(await req.archive.find(missing, 0))) return;
+        const pid = launchWorker(spoolDir, options);
+        log.debug({ walfile: name.name, worker: pid }, `started prefetch worker ${pid ?? '?'} to stage the next ${options.prefetch} segments (log in ${spoolDir}/worker.log)`);
+      } catch (err) {
+        log.debug({ walfile: name.name, err: describeError(err) }, `prefetch worker not started: ${describeError(err)}`);
+      }
+    };
+    return { source: new FirstOf([new SpoolSource(spoolDir, log), req.archive]), afterRestore };
+  } catch (err) {
+    return off(`the spool is not usable: ${describeError(err)}`);
+  }
+}

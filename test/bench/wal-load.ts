@@ -11,13 +11,15 @@
 // segments replay in no time and compress to nothing, which would flatter both the catch-up and
 // the compression rows. Only the last one is closed by a switch.
 //
-// The same segments are then stored compressed (gzip, zstd, lz4) with `walwait push --compress`,
-// i.e. exactly as a walwait archive holds them.
+// The same segments are then stored compressed (gzip, zstd, lz4) in the standard formats that
+// walwait restores: with the codec's CLI at walwait push's level (gzip -1, zstd -1, lz4 -1) when
+// it is installed — seconds, where a `walwait push` process per file takes most of a minute on a
+// busy 2-core machine — else with `walwait push --compress`.
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Cluster, chownTreeToRunAs, makeTempDir, shellQuote } from '../harness/postgres.js'
-import { PG_MAJOR, SEG_BYTES, benchBin, timeShell } from './proc.js'
+import { PG_MAJOR, SEG_BYTES, benchBin, hasProgram, timeShell } from './proc.js'
 
 export type Codec = 'gzip' | 'zstd' | 'lz4'
 export const CODECS: readonly Codec[] = ['gzip', 'zstd', 'lz4']
@@ -30,6 +32,8 @@ export interface WalSet {
   archive: string
   /** The same segments compressed by walwait push, one directory per codec. */
   compressed: Record<Codec, string>
+  /** How each codec's files were made. */
+  compressedBy: Record<Codec, string>
   /** Stored size of the segments per codec, as a fraction of the plain size. */
   ratio: Record<Codec, number>
   /** The segments a standby restores from the backup: from the backup's start segment to the last. */
@@ -167,25 +171,33 @@ export async function generateWal(opts: { segments: number; scale: number; log: 
   const segments = (await readdir(archive)).filter((n) => SEGMENT_NAME.test(n) && n.slice(8) >= start.slice(8) && n.slice(8) <= last.slice(8)).sort()
   opts.log(`generated ${segments.length} segments (${work.tx} transactions, ${work.batches} batch updates) in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 
-  // walwait push runs in the primary's data directory (it checks each segment against its pg_control).
   const t1 = performance.now()
+  const how: string[] = []
   const compressed = {} as Record<Codec, string>
   const ratio = {} as Record<Codec, number>
   const plainBytes = await sizeOf(archive, segments, '')
   for (const codec of CODECS) {
     const dir = await makeTempDir(`bench-archive-${codec}`)
+    const cli = hasProgram(codec)
+    how.push(cli ? `${codec} -1` : `walwait push --compress ${codec}`)
     await pool(segments, availableParallelism(), async (seg) => {
-      await timeShell(`${shellQuote(benchBin())} push ${shellQuote(join(archive, seg))} ${seg} -a ${shellQuote(dir)} --compress ${codec}`, { cwd: primary.dataDir })
+      const src = shellQuote(join(archive, seg))
+      // walwait push runs in the primary's data directory: it checks each segment against its pg_control.
+      const cmd = cli
+        ? `${codec} -1 -q -c ${src} > ${shellQuote(join(dir, seg + EXTENSION[codec]))}`
+        : `${shellQuote(benchBin())} push ${src} ${seg} -a ${shellQuote(dir)} --compress ${codec}`
+      await timeShell(cmd, { cwd: primary.dataDir })
     })
     await chownTreeToRunAs(dir)
     compressed[codec] = dir
     ratio[codec] = (await sizeOf(dir, segments, EXTENSION[codec])) / plainBytes
   }
-  opts.log(`compressed them with walwait push (gzip, zstd, lz4) in ${((performance.now() - t1) / 1000).toFixed(0)} s`)
+  opts.log(`compressed them (${how.join(', ')}) in ${((performance.now() - t1) / 1000).toFixed(0)} s`)
   return {
     backupData,
     archive,
     compressed,
+    compressedBy: Object.fromEntries(CODECS.map((c, i) => [c, how[i]!])) as Record<Codec, string>,
     ratio,
     segments,
     targetLsn,

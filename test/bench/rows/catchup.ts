@@ -3,7 +3,7 @@
 // costs per segment on top of the copy — mostly one Node start-up, since PostgreSQL starts one
 // restore_command process per segment; the target allows node's own start-up plus 10 ms.
 //   3  plain archive: walwait vs `cp ARCHIVE/%f %p` (exit 1 when absent, as restore_command must)
-//   4  compressed archive (walwait push --compress): walwait vs serial CLI decompression
+//   4  compressed archive (see wal-load.ts): walwait vs serial CLI decompression
 //   7b plain archive through `walwait serve` over loopback vs the same cp
 // and each walwait row again with `--prefetch 4` when the build has it. All variants of all rows
 // are interleaved, in a new random order each round, on the same WAL.
@@ -91,7 +91,7 @@ export async function catchUpRows(input: CatchUpInput, log: (s: string) => void)
     row('3b', `catch-up, plain archive, walwait ${prefetch}`, 'walwait-prefetch', 'cp', 'cp', { target: true }),
   ]
   for (const codec of CODECS) {
-    const stored = `${codec} archive (walwait push, stored ${(wal.ratio[codec] * 100).toFixed(0)}%)`
+    const stored = `${codec} archive (${wal.compressedBy[codec]}, stored ${(wal.ratio[codec] * 100).toFixed(0)}%)`
     rows.push(row(`4-${codec}`, `catch-up, ${stored}`, `walwait-${codec}`, `cli-${codec}`, `${CLI[codec]} -dc`))
     rows.push(row(`4-${codec}-p`, `catch-up, ${codec} archive, walwait ${prefetch}`, `walwait-${codec}-prefetch`, `cli-${codec}`, `${CLI[codec]} -dc`))
   }

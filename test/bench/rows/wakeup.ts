@@ -6,7 +6,9 @@
 // archive_command or rsync does: the time from the rename to walwait's exit is the wake-up.
 // The reference is pg_standby's way: look, sleep 5 s, look again (its default -s 5), then copy.
 // Its expected wake-up is uniform over 0–5 s (median ~2.5 s); its runs are started together, each
-// with its own archive and a random arrival within the 5 s, since they only sleep.
+// with its own archive, since they only sleep. The arrivals are stratified random (run i of n at a
+// random point of the i-th n-th of the 5 s): with 5 plain random draws the median could be
+// anywhere, stratified it estimates the loop's median, which is the point of the reference.
 import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeTempDir, shellQuote, waitUntil } from '../../harness/postgres.js'
@@ -77,7 +79,7 @@ async function pollLoopWakeups(sb: MicroStandby, runs: number): Promise<number[]
       const arrive = stage(sb.source, dir, sb.segment)
       const seg = shellQuote(join(dir, sb.segment))
       const s = startShell(`while [ ! -f ${seg} ]; do sleep ${POLL_LOOP_SLEEP_S}; done; cp ${seg} ${TARGET}`, { cwd: dir, timeoutMs: 60_000 })
-      await sleep(Math.random() * POLL_LOOP_SLEEP_S * 1000)
+      await sleep(((i + Math.random()) / runs) * POLL_LOOP_SLEEP_S * 1000)
       return latency(s, arrive(), 'the polling loop')
     }),
   )

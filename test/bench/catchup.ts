@@ -42,7 +42,7 @@ async function waitReplayed(server: Cluster, lsn: string): Promise<void> {
         lastError = (e as Error).message
         await client?.end().catch(() => undefined)
         client = undefined
-        if (!server.isRunning() && /\b(FATAL|PANIC):/.test(server.serverLog())) {
+        if (!server.isRunning()) {
           throw new Error(`standby stopped during catch-up:\n${tailLines(server.serverLog(), 30)}`)
         }
       }

@@ -34,6 +34,8 @@ const RUNS = QUICK
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`)
 
 let failed = false
+/** Set on SIGINT/SIGTERM: what fails afterwards fails because we are tearing everything down. */
+let stopping = false
 
 /** One row's failure is reported in the table and does not cost the others. */
 async function guarded(id: string, what: string, fn: () => Promise<Row | Row[]>): Promise<Row[]> {
@@ -45,6 +47,7 @@ async function guarded(id: string, what: string, fn: () => Promise<Row | Row[]>)
     return Array.isArray(r) ? r : [r]
   } catch (e) {
     failed = true
+    if (stopping) return []
     log(`${id}: FAILED: ${(e as Error).stack ?? String(e)}`)
     const msg = (e as Error).message.split('\n')[0]!.slice(0, 160)
     return [{ id, what, walwait: `error: ${msg}`, reference: '—', result: '—', target: '—', n: '—' }]
@@ -58,6 +61,7 @@ async function cleanup(): Promise<void> {
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
+    stopping = true
     log(`${sig}: stopping servers and removing temp dirs`)
     void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143))
   })

@@ -30,8 +30,9 @@ export function detectFeatures(bin = benchBin()): Features {
   return {
     version: run('--version').trim(),
     prefetch: /--prefetch\b/.test(help),
-    // yargs lists commands as "  walwait serve …"; a hand-written help may say "  serve …".
-    serve: /^\s+(\S*walwait\s+)?serve\b/m.test(help),
+    // yargs lists commands indented by two ("  walwait serve …"; a hand-written help may say
+    // "  serve …"); wrapped descriptions are indented further and must not count.
+    serve: /^ {1,4}(\S*walwait )?serve\b/m.test(help),
   }
 }
 

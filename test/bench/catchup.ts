@@ -43,7 +43,8 @@ async function waitReplayed(server: Cluster, lsn: string): Promise<void> {
         await client?.end().catch(() => undefined)
         client = undefined
         if (!server.isRunning()) {
-          throw new Error(`standby stopped during catch-up:\n${tailLines(server.serverLog(), 30)}`)
+          const why = server.serverLog().split('\n').filter((l) => /\b(FATAL|PANIC):/.test(l) && !l.includes('is starting up')).pop()
+          throw new Error(`standby stopped during catch-up: ${why ?? '?'}\n${tailLines(server.serverLog(), 30)}`)
         }
       }
       await new Promise((r) => setTimeout(r, POLL_MS))

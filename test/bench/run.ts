@@ -104,13 +104,19 @@ async function main(): Promise<void> {
       rows.push(...(await guarded('7a', 'HTTP restore', () => httpRestoreRow(sb, RUNS.http, features))))
       rows.push(
         ...(await guarded('3', 'catch-ups', async () => {
-          let http: { url: string; tokenFile: string } | undefined
+          let http: { url: string; tokenFile: string } | { error: string } | undefined
           if (features.serve) {
-            const tokenFile = await writeTokenFile(await makeTempDir('bench-token'))
-            serve = await startServe(w.archive, tokenFile, tmpdir())
-            http = { url: serve.url, tokenFile }
+            try {
+              const tokenFile = await writeTokenFile(await makeTempDir('bench-token'))
+              serve = await startServe(w.archive, tokenFile, tmpdir())
+              http = { url: serve.url, tokenFile }
+            } catch (e) {
+              http = { error: `walwait serve: ${(e as Error).message.split('\n')[0]}` }
+            }
           }
-          return catchUpRows({ wal: w, runs: RUNS.catchUp, features, nodeMs, http }, log)
+          const r = await catchUpRows({ wal: w, runs: RUNS.catchUp, features, nodeMs, http }, log)
+          if (r.failed) failed = true
+          return r.rows
         })),
       )
     }

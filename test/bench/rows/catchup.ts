@@ -30,11 +30,11 @@ export interface CatchUpInput {
   features: Features
   /** node -e 0's median start-up (row 1), for the per-segment target. */
   nodeMs: number
-  /** Set when walwait serve runs: its URL and token file. */
-  http?: { url: string; tokenFile: string }
+  /** Set when walwait serve runs (its URL and token file), or why it could not be started. */
+  http?: { url: string; tokenFile: string } | { error: string }
 }
 
-export async function catchUpRows(input: CatchUpInput, log: (s: string) => void): Promise<Row[]> {
+export async function catchUpRows(input: CatchUpInput, log: (s: string) => void): Promise<{ rows: Row[]; failed: boolean }> {
   const { wal, runs, features } = input
   const prefetch = `--prefetch ${PREFETCH}`
   // key → restore_command; undefined when this build or machine cannot run it.
@@ -42,8 +42,11 @@ export async function catchUpRows(input: CatchUpInput, log: (s: string) => void)
     cp: `cp ${q(wal.archive)}/%f %p`,
     walwait: walwaitRestore(wal.archive),
     'walwait-prefetch': features.prefetch ? walwaitRestore(wal.archive, prefetch) : undefined,
-    'walwait-http': input.http ? walwaitHttpRestore(input.http.url, input.http.tokenFile) : undefined,
+    'walwait-http': input.http && 'url' in input.http ? walwaitHttpRestore(input.http.url, input.http.tokenFile) : undefined,
   }
+  // A variant that fails is reported in its row and not run again; the others go on.
+  const errors: Record<string, string> = {}
+  if (input.http && 'error' in input.http) errors['walwait-http'] = input.http.error
   for (const codec of CODECS) {
     variants[`cli-${codec}`] = hasProgram(CLI[codec]) ? cliRestore(codec, wal.compressed[codec]) : undefined
     variants[`walwait-${codec}`] = walwaitRestore(wal.compressed[codec])
@@ -53,11 +56,18 @@ export async function catchUpRows(input: CatchUpInput, log: (s: string) => void)
   const secs: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, []]))
   for (let round = 0; round < runs; round++) {
     for (const k of shuffled(keys)) {
-      const s = await catchUpOnce(wal, variants[k]!, k)
-      secs[k]!.push(s)
-      log(`catch-up round ${round + 1}/${runs} ${k}: ${s.toFixed(2)} s`)
+      if (errors[k]) continue
+      try {
+        const s = await catchUpOnce(wal, variants[k]!, k)
+        secs[k]!.push(s)
+        log(`catch-up round ${round + 1}/${runs} ${k}: ${s.toFixed(2)} s`)
+      } catch (e) {
+        errors[k] = (e as Error).message.split('\n')[0]!.slice(0, 160)
+        log(`catch-up ${k} FAILED: ${(e as Error).message}`)
+      }
     }
   }
+  const failed = Object.keys(errors).length > 0
 
   const N = wal.segments.length
   const total = (k: string): string => {
@@ -70,7 +80,9 @@ export async function catchUpRows(input: CatchUpInput, log: (s: string) => void)
   const n = `${runs} each, interleaved; N = ${N} segments`
 
   const row = (id: string, what: string, k: string, ref: string, refName: string, opts: { target?: boolean; missing?: string } = {}): Row => {
+    if (errors[k]) return naRow(id, what, `error: ${errors[k]}`, n)
     if (!secs[k]) return naRow(id, what, opts.missing ?? NOT_BUILT, n)
+    if (errors[ref]) return { ...naRow(id, what, total(k), n), reference: `${refName}: error: ${errors[ref]}` }
     if (!secs[ref]) {
       return { id, what, walwait: total(k), reference: `${refName}: n/a (apt-get install zstd lz4)`, result: '—', target: '—', n }
     }
@@ -96,7 +108,7 @@ export async function catchUpRows(input: CatchUpInput, log: (s: string) => void)
     rows.push(row(`4-${codec}-p`, `catch-up, ${codec} archive, walwait ${prefetch}`, `walwait-${codec}-prefetch`, `cli-${codec}`, `${CLI[codec]} -dc`))
   }
   const http = row('7b', 'catch-up through loopback `walwait serve`', 'walwait-http', 'cp', 'cp')
-  if (secs['walwait-http']) http.reference += `; walwait -a local dir ${total('walwait')}`
+  if (secs['walwait-http']?.length && secs.walwait?.length) http.reference += `; walwait -a local dir ${total('walwait')}`
   rows.push(http)
-  return rows
+  return { rows, failed }
 }

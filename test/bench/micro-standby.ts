@@ -1,11 +1,11 @@
 // A stand-in standby for the single-process rows (1, 2, 5, 6, 7a): a data directory holding the
 // real pg_control and PG_VERSION of the benchmark's base backup (16 MiB segments, PostgreSQL 18),
-// no server, and archives holding one real segment of the generated WAL, plain and as `walwait
+// no server, owned by the server's user, and archives holding one real segment of the generated WAL, plain and as `walwait
 // push --compress zstd` stored it. (test/harness/fake-datadir.ts's fixture cluster has 1 MiB
 // segments: the rows are about 16 MiB ones, the size nearly every installation uses.)
 import { copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { makeTempDir } from '../harness/postgres.js'
+import { chownTreeToRunAs, makeTempDir } from '../harness/postgres.js'
 import type { WalSet } from './wal-load.js'
 
 export interface MicroStandby {
@@ -37,5 +37,6 @@ export async function microStandby(wal: WalSet): Promise<MicroStandby> {
   await copyFile(join(wal.compressed.zstd, `${segment}.zst`), join(zstdArchive, `${segment}.zst`))
   const source = join(root, 'segment')
   await copyFile(join(wal.archive, segment), source)
+  await chownTreeToRunAs(root) // the restores run as the server's user
   return { root, data, archive, zstdArchive, segment, source }
 }

@@ -1,13 +1,14 @@
 // Running commands the way PostgreSQL runs restore_command: system(3), i.e. `/bin/sh -c CMD` in
-// the data directory, with the server's environment (no NODE_OPTIONS: tsx and tap put loaders
-// into it, and a walwait started with a loader would measure the loader). Every variant —
+// the data directory, as the server's user (nobody when we are root, like the harness's servers),
+// with the server's environment (no NODE_OPTIONS: tsx and tap put loaders into it, and a walwait
+// started with a loader would measure the loader). Every variant —
 // walwait, cp, node -e 0, the CLIs — goes through the same sh, so sh's own ~1 ms is common to
 // all and the differences are the programs'.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { pgBinDir, serverEnv, walwaitBin } from '../harness/postgres.js'
+import { pgBinDir, runAs, serverEnv, walwaitBin } from '../harness/postgres.js'
 
 export const SEG_BYTES = 16 * 1024 * 1024
 export const PG_MAJOR = 18
@@ -32,11 +33,19 @@ export interface Started {
   exited: Promise<Exited>
 }
 
+/** uid/gid of the server's user for spawn(), when it is not us. */
+const asServerUser = (): { uid: number; gid: number } | Record<string, never> => {
+  const ra = runAs()
+  return ra ? { uid: ra.uid, gid: ra.gid } : {}
+}
+
+/** `cwd` must be usable by the server's user (see chownTreeToRunAs); HOME is set to it. */
 export function startShell(cmd: string, opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Started {
   const startedAt = performance.now()
   const child = spawn('/bin/sh', ['-c', cmd], {
     cwd: opts.cwd,
-    env: opts.env ?? commandEnv(),
+    env: opts.env ?? commandEnv(opts.cwd),
+    ...asServerUser(),
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
   })
@@ -72,9 +81,16 @@ export const TIME_BIN = '/usr/bin/time'
  * Peak resident set size (bytes) of `cmd`, from GNU time's %M (ru_maxrss of wait4: the largest
  * of the process and the descendants it waited for, so sh → env → node reports node's peak).
  */
+/** `scratch`: a directory the server's user can write to. */
 export async function maxRss(cmd: string, opts: { cwd: string; scratch: string }): Promise<number> {
   const out = join(opts.scratch, `rss-${process.pid}-${Math.random().toString(36).slice(2)}`)
-  const p = spawnSync(TIME_BIN, ['-f', '%M', '-o', out, '/bin/sh', '-c', cmd], { cwd: opts.cwd, env: commandEnv(), stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+  const p = spawnSync(TIME_BIN, ['-f', '%M', '-o', out, '/bin/sh', '-c', cmd], {
+    cwd: opts.cwd,
+    env: commandEnv(opts.cwd),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    ...asServerUser(),
+  })
   try {
     if (p.status !== 0) throw new Error(`\`${cmd}\` under ${TIME_BIN} exited ${p.status ?? p.signal}:\n${p.stderr}`)
     const kb = Number((await readFile(out, 'utf8')).trim().split('\n').pop())

@@ -9,9 +9,9 @@
 // with its own archive, since they only sleep. The arrivals are stratified random (run i of n at a
 // random point of the i-th n-th of the 5 s): with 5 plain random draws the median could be
 // anywhere, stratified it estimates the loop's median, which is the point of the reference.
-import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { makeTempDir, shellQuote, waitUntil } from '../../harness/postgres.js'
+import { chownTreeToRunAs, makeTempDir, shellQuote, waitUntil } from '../../harness/postgres.js'
 import type { MicroStandby } from '../micro-standby.js'
 import { benchBin, startShell, type Started } from '../proc.js'
 import { fmt, summarize } from '../stats.js'
@@ -24,6 +24,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Copies `source` to `dir/name.in` beforehand (not timed); the returned function renames it into place and returns when. */
 function stage(source: string, dir: string, name: string): () => number {
   copyFileSync(source, join(dir, `${name}.in`))
+  chmodSync(join(dir, `${name}.in`), 0o644) // PostgreSQL archives 0600: readable for the server's user
   return () => {
     renameSync(join(dir, `${name}.in`), join(dir, name))
     return performance.now()
@@ -40,6 +41,7 @@ async function latency(s: Started, arrivedAt: number, what: string): Promise<num
 async function walwaitWakeups(sb: MicroStandby, runs: number): Promise<number[]> {
   const archive = join(sb.root, 'archive-wake') // starts without the segment
   mkdirSync(archive, { recursive: true })
+  await chownTreeToRunAs(archive)
   const seg = sb.segment
   const state = join(sb.data, 'pg_wal', 'walwait-state.json')
   const waitingFor = (): string | undefined => {
@@ -72,10 +74,11 @@ async function walwaitWakeups(sb: MicroStandby, runs: number): Promise<number[]>
 
 async function pollLoopWakeups(sb: MicroStandby, runs: number): Promise<number[]> {
   const root = await makeTempDir('bench-poll')
+  for (let i = 0; i < runs; i++) mkdirSync(join(root, String(i), 'pg_wal'), { recursive: true })
+  await chownTreeToRunAs(root)
   return Promise.all(
     Array.from({ length: runs }, async (_, i) => {
       const dir = join(root, String(i))
-      mkdirSync(join(dir, 'pg_wal'), { recursive: true })
       const arrive = stage(sb.source, dir, sb.segment)
       const seg = shellQuote(join(dir, sb.segment))
       const s = startShell(`while [ ! -f ${seg} ]; do sleep ${POLL_LOOP_SLEEP_S}; done; cp ${seg} ${TARGET}`, { cwd: dir, timeoutMs: 60_000 })

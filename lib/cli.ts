@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { removeTemporariesSync } from './archive/atomic-file.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
 import { createLog, type Log } from './log.js';
-import { loadOptions, COMPRESSIONS, LOG_FORMATS, LOG_LEVELS, MODES } from './options.js';
+import { loadOptions, requireArchiveDirectory, COMPRESSIONS, LOG_FORMATS, LOG_LEVELS, MODES } from './options.js';
 import { watchParent } from './parent.js';
 
 const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery standby on any status 1-125):
@@ -42,7 +42,9 @@ function parseArgv(argv: string[]): Parsed | undefined {
         .option('max-wait', { type: 'string', describe: 'end recovery (as a fast trigger) after this many seconds without the wanted segment; 0 = never (default)' })
         .option('partial-dir', { type: 'string', describe: "a real-time archive's directory with <segment>.partial files, served at a smart failover" })
         .option('mode', { choices: MODES, describe: 'auto (default): standby if standby.signal exists; archive: wait; standby: wait briefly, promote on a trigger' })
-        .option('standby-wait', { type: 'string', describe: 'standby mode: seconds to wait for a segment before answering "not found" (default 1)' }),
+        .option('standby-wait', { type: 'string', describe: 'standby mode: seconds to wait for a segment before answering "not found" (default 1)' })
+        .option('token-file', { type: 'string', describe: 'with an http(s):// --archive: the file holding the bearer token of walwait serve (env WALWAIT_TOKEN_FILE)' })
+        .option('tls-ca', { type: 'string', describe: "with an https:// --archive: the CA certificate (PEM) to trust instead of the system's (env WALWAIT_TLS_CA)" }),
       select('restore'))
     .command('promote', 'write the trigger file: end recovery (smart by default)', (y) =>
       y
@@ -84,7 +86,7 @@ function parseArgv(argv: string[]): Parsed | undefined {
         .option('json', { type: 'boolean', describe: 'print JSON' }),
       select('check'))
     .command('pg_standby', "pg_standby's command line, for migrations: walwait pg_standby [options] ARCHIVE %f %p [%r]")
-    .option('archive', { alias: 'a', type: 'string', describe: 'archive directory (env WALWAIT_ARCHIVE)' })
+    .option('archive', { alias: 'a', type: 'string', describe: 'archive directory (env WALWAIT_ARCHIVE); restore: also the http(s):// URL of walwait serve, and repeatable (tried in order)' })
     .option('trigger', { alias: 't', type: 'string', describe: 'trigger file: "fast" ends recovery now; empty or "smart" after restoring all archived WAL' })
     .option('poll-interval', { type: 'string', describe: 'seconds between fallback polls, for filesystems without change events such as NFS (default 1)' })
     .option('log-format', { choices: LOG_FORMATS, describe: 'text (default) or json' })
@@ -154,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
     const dataDir = typeof args.pgdata === 'string' ? resolve(args.pgdata) : process.cwd();
     const options = loadOptions(args, dataDir);
     log = createLog(options.logFormat, options.logLevel);
+    if (['push', 'cleanup', 'slot', 'status'].includes(parsed.command)) requireArchiveDirectory(options, parsed.command);
     if (parsed.command === 'promote') {
       const { promote } = await import('./commands/promote.js');
       const wait = args.wait === undefined ? undefined : args.wait === '' ? 60 : Number(args.wait);

@@ -2,6 +2,7 @@
 // upstream `walwait serve` URL; several are tried in order (FirstOf). Bad settings (a URL without
 // a token, an unreadable token or CA file) are usage errors: exit 200, the server stops instead
 // of promoting.
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { WalwaitError, describeError } from '../errors.js';
@@ -41,7 +42,9 @@ export async function openSources(opts: Pick<CommonOptions, 'archives' | 'tokenF
     if (opts.tlsCa && urls.some((u) => /^https:/i.test(u))) {
       ca = await readSetting(opts.tlsCa, 'CA file', '--tls-ca');
       try {
-        createSecureContext({ ca });
+        if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no "BEGIN CERTIFICATE" block');
+        new X509Certificate(ca); // the first one parses
+        createSecureContext({ ca }); // and all of them load
       } catch (err) {
         throw new WalwaitError('bad-config', `the CA file ${opts.tlsCa} is not a PEM certificate: ${describeError(err)}`, "pass the PEM file of the CA that signed walwait serve's certificate with --tls-ca");
       }

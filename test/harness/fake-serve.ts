@@ -2,6 +2,7 @@
 // over an archive directory, with hooks to misbehave: the HTTP source's tests run against it
 // (the real server is exercised by test/commands/serve-client.test.ts and test/e2e/serve.test.ts).
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -78,7 +79,7 @@ export async function fakeServe(opts: FakeServeOptions): Promise<FakeServe> {
         const headers: http.OutgoingHttpHeaders = {
           'content-length': found.size,
           'content-type': 'application/octet-stream',
-          'last-modified': new Date(found.mtimeMs || Date.now()).toUTCString(),
+          'last-modified': (await stat(found.path)).mtime.toUTCString(),
         };
         if (found.codec) headers['x-walwait-codec'] = found.codec;
         res.writeHead(200, headers);

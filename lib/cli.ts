@@ -20,7 +20,7 @@ const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery
   killed by SIGTERM/SIGINT (SIGQUIT: exit 131) when the server shuts down
 Transient errors (archive unreachable, disk full, I/O errors) are retried, never answered with 1.`;
 
-type Command = 'restore' | 'promote' | 'pg_standby' | 'push' | 'cleanup' | 'slot' | 'status' | 'check';
+type Command = 'restore' | 'promote' | 'pg_standby' | 'push' | 'cleanup' | 'slot' | 'status' | 'check' | 'serve';
 
 interface Parsed {
   command: Command;
@@ -85,6 +85,13 @@ function parseArgv(argv: string[]): Parsed | undefined {
         .option('primary', { type: 'string', describe: "also check the primary's replication slots (libpq conninfo or URI)" })
         .option('json', { type: 'boolean', describe: 'print JSON' }),
       select('check'))
+    .command('serve', 'serve the archive over HTTP(S) to standbys on other hosts, with long-polls; runs until SIGTERM (exit 0)', (y) =>
+      y
+        .option('listen', { type: 'string', describe: 'HOST:PORT, IPv6 as [::1]:PORT (env WALWAIT_LISTEN)' })
+        .option('token-file', { type: 'string', describe: 'file holding the bearer token clients must send (env WALWAIT_TOKEN_FILE)' })
+        .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain): serve HTTPS (with --tls-key)' })
+        .option('tls-key', { type: 'string', describe: 'PEM private key of --tls-cert' }),
+      select('serve'))
     .command('pg_standby', "pg_standby's command line, for migrations: walwait pg_standby [options] ARCHIVE %f %p [%r]")
     .option('archive', { alias: 'a', type: 'string', describe: 'archive directory (env WALWAIT_ARCHIVE); restore: also the http(s):// URL of walwait serve, and repeatable (tried in order)' })
     .option('trigger', { alias: 't', type: 'string', describe: 'trigger file: "fast" ends recovery now; empty or "smart" after restoring all archived WAL' })
@@ -182,6 +189,10 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.command === 'check') {
       const { check } = await import('./commands/check.js');
       return await check({ ...options, dataDir, primary: typeof args.primary === 'string' ? args.primary : undefined, json: args.json === true }, { log, signal });
+    }
+    if (parsed.command === 'serve') {
+      const { serve, serveFlags } = await import('./commands/serve.js');
+      return await serve({ ...options, ...serveFlags(args, process.env) }, { log, signal }); // a stop by signal returns 0
     }
     const { restore } = await import('./commands/restore.js');
     return await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, { log, signal, failover });

@@ -21,6 +21,7 @@ export const ERRORS = {
   'target-unwritable': { exit: EXIT.failure, what: 'cannot write the file PostgreSQL asked for' },
   'trigger-unwritable': { exit: EXIT.failure, what: 'cannot write the trigger file' },
   'archive-unusable': { exit: EXIT.failure, what: 'cannot use the archive' },
+  'cannot-listen': { exit: EXIT.failure, what: 'cannot listen' }, // walwait serve: port in use, no such address
   timeout: { exit: EXIT.timeout, what: 'timed out' },
   // push (archive_command): PostgreSQL keeps the segment and retries; nothing in the archive changes.
   'archive-conflict': { exit: EXIT.refused, what: 'a different file of that name is already archived' },

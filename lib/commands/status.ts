@@ -36,6 +36,25 @@ async function archiveView(path: string, pathSource: ArchiveView['pathSource'], 
   return { path, pathSource, segSizeSource, ...summarizeArchive(listing, segSize), ...slots };
 }
 
+/** The standby side of a report: its data directory, what pg_control says, the trigger file. */
+export interface StandbyInputs { dataDir: string; identity: ClusterIdentity; trigger: string | undefined }
+
+/**
+ * The status report (`walwait status --json`'s object). Without `standby` it is the archive
+ * alone: what `walwait status -a DIR --json` prints outside a data directory, and what
+ * `walwait serve` answers at GET /status, from this same code.
+ */
+export async function statusReport(
+  archivePath: string | undefined,
+  pathSource: ArchiveView['pathSource'],
+  standby: StandbyInputs | undefined,
+  now = new Date(),
+): Promise<StatusReport> {
+  const archive = archivePath ? await archiveView(archivePath, pathSource, standby?.identity) : null;
+  const standbyView = standby ? await readStandbyView(standby.dataDir, standby.identity, standby.trigger, archive, now) : null;
+  return { version: 1, generatedAt: now.toISOString(), archive, standby: standbyView };
+}
+
 export async function status(opts: StatusOptions, ctx: RunContext): Promise<number> {
   const now = new Date();
   let dataDir: string | undefined;
@@ -55,9 +74,8 @@ export async function status(opts: StatusOptions, ctx: RunContext): Promise<numb
       })
     : undefined;
   if (identity?.controlUnreadable) ctx.log.warn({ hint: 'the segment size is taken from the archive' }, identity.controlUnreadable);
-  const archive = archivePath ? await archiveView(archivePath, opts.archive ? 'options' : 'restore_command', identity) : null;
-  const standby = dataDir && identity ? await readStandbyView(dataDir, identity, opts.trigger ?? fromServer.trigger, archive, now) : null;
-  const report: StatusReport = { version: 1, generatedAt: now.toISOString(), archive, standby };
+  const standby = dataDir && identity ? { dataDir, identity, trigger: opts.trigger ?? fromServer.trigger } : undefined;
+  const report = await statusReport(archivePath, opts.archive ? 'options' : 'restore_command', standby, now);
   if (opts.prometheus !== undefined) {
     const file = resolve(opts.prometheus);
     await writeAtomically(file, (tmp) => writeFile(tmp, renderPrometheus(report), { mode: 0o644 })).catch((err: unknown) => {

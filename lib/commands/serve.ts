@@ -1,0 +1,100 @@
+// walwait serve -a ARCHIVE --listen HOST:PORT --token-file FILE [--tls-cert F --tls-key F]: serve
+// the archive over HTTP(S) to standbys on other hosts (issue 7), with long-polls so a standby hears
+// of a new segment as soon as it is renamed into the archive. Read-only: it never writes to the
+// archive. The protocol is in the README ("Serving the archive over HTTP"); the pieces are in
+// lib/serve/ (routes, auth, the WAL handler, the shared long-poll watcher, limits, stop).
+import { stat } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { resolve } from 'node:path';
+import { DirectoryArchive } from '../archive/directory.js';
+import { WalwaitError, describeError } from '../errors.js';
+import { RateLimitedLog, type Log } from '../log.js';
+import type { CommonOptions } from '../options.js';
+import { loadToken } from '../serve/auth.js';
+import { watchConnections } from '../serve/connections.js';
+import { requestHandler } from '../serve/handler.js';
+import * as limits from '../serve/limits.js';
+import { formatUrl, listen, loadTls, parseListen } from '../serve/listen.js';
+import { LongPolls } from '../serve/long-poll.js';
+import { stoppable } from '../serve/stop.js';
+import { lookUp } from '../serve/wal-handler.js';
+import { parseWalName } from '../wal/names.js';
+import { statusReport } from './status.js';
+
+export interface ServeOptions extends CommonOptions {
+  listen: string; // "HOST:PORT", IPv6 as "[::1]:PORT"
+  tokenFile: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** serve's own flags, else WALWAIT_LISTEN / WALWAIT_TOKEN_FILE; paths resolved against the working directory. */
+export function serveFlags(args: Record<string, unknown>, env: NodeJS.ProcessEnv): Pick<ServeOptions, 'listen' | 'tokenFile' | 'tlsCert' | 'tlsKey'> {
+  const pick = (flag: unknown, envValue?: string): string | undefined => (typeof flag === 'string' && flag !== '' ? flag : envValue || undefined);
+  const path = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p));
+  return {
+    listen: pick(args.listen, env.WALWAIT_LISTEN) ?? '',
+    tokenFile: path(pick(args.tokenFile, env.WALWAIT_TOKEN_FILE)) ?? '',
+    tlsCert: path(pick(args.tlsCert)),
+    tlsKey: path(pick(args.tlsKey)),
+  };
+}
+
+export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSignal }): Promise<number> {
+  const { log } = ctx;
+  if (!opts.archive) throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR (or set WALWAIT_ARCHIVE)');
+  const addr = parseListen(opts.listen);
+  if (!opts.tokenFile) throw new WalwaitError('usage', 'no token file given', 'pass --token-file FILE (or set WALWAIT_TOKEN_FILE): clients send its content as a bearer token');
+  const token = loadToken(opts.tokenFile);
+  if (token.worldReadable) log.warn({ hint: `chmod 600 ${opts.tokenFile}` }, `token file ${opts.tokenFile} is readable by every user of this host`);
+  const tls = loadTls(opts.tlsCert, opts.tlsKey);
+  const isDir = await stat(opts.archive).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new WalwaitError('archive-unusable', `${opts.archive} is not a readable directory`, 'pass the archive directory with --archive; on NFS, start walwait serve after the mount (RequiresMountsFor=)');
+
+  const archive = new DirectoryArchive(opts.archive);
+  const errors = new RateLimitedLog(60_000);
+  const longPolls = new LongPolls({
+    dirs: archive.watchDirs(),
+    pollMs: opts.pollInterval * 1000,
+    maxWaiting: limits.MAX_WAITING,
+    ready: async (name) => (await lookUp(archive, parseWalName(name)!)).found === 'servable',
+    onError: (name, err) => {
+      if (errors.shouldLog(name)) log.warn({ walfile: name, hint: 'still waiting: check the archive mount and permissions' }, `cannot look for ${name}: ${describeError(err)}`);
+    },
+    onWake: (names, waiting) => log.debug({ names, waiting }, `long-poll wake: checking ${names} name(s) for ${waiting} waiting request(s)`),
+  });
+  const handler = requestHandler({ archive, token, longPolls, log, statusReport: () => statusReport(archive.dir, 'options', undefined) });
+  const serverOptions = {
+    maxHeaderSize: limits.MAX_HEADER_SIZE,
+    headersTimeout: limits.HEADERS_TIMEOUT_MS,
+    requestTimeout: limits.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: limits.KEEP_ALIVE_TIMEOUT_MS,
+    connectionsCheckingInterval: limits.CONNECTIONS_CHECKING_INTERVAL_MS,
+  };
+  let server: Server;
+  try {
+    server = tls ? createHttpsServer({ ...serverOptions, ...tls }, handler) : createHttpServer(serverOptions, handler);
+  } catch (err) {
+    longPolls.close();
+    throw new WalwaitError('bad-config', `cannot use the TLS certificate and key: ${describeError(err)}`, 'give the PEM certificate (chain) and its matching private key');
+  }
+  server.maxConnections = limits.MAX_CONNECTIONS;
+  watchConnections(server, log);
+  const stopper = stoppable(server);
+  let port: number;
+  try {
+    port = await listen(server, addr);
+  } catch (err) {
+    longPolls.close();
+    throw err;
+  }
+  const url = formatUrl(tls !== undefined, addr.host, port);
+  log.info({ archive: archive.dir, url }, `serving ${archive.dir} on ${url}`);
+
+  // Runs until SIGTERM/SIGINT (or the parent is gone): a stop is the normal end, exit 0.
+  if (!ctx.signal.aborted) await new Promise((resolveStop) => ctx.signal.addEventListener('abort', resolveStop, { once: true }));
+  await stopper.stop(longPolls, log, String(ctx.signal.reason));
+  log.info('stopped');
+  return 0;
+}

@@ -163,7 +163,7 @@ export async function main(argv: string[]): Promise<number> {
     const dataDir = typeof args.pgdata === 'string' ? resolve(args.pgdata) : process.cwd();
     const options = loadOptions(args, dataDir);
     log = createLog(options.logFormat, options.logLevel);
-    if (['push', 'cleanup', 'slot', 'status'].includes(parsed.command)) requireArchiveDirectory(options, parsed.command);
+    if (['push', 'cleanup', 'slot', 'status', 'serve'].includes(parsed.command)) requireArchiveDirectory(options, parsed.command);
     if (parsed.command === 'promote') {
       const { promote } = await import('./commands/promote.js');
       const wait = args.wait === undefined ? undefined : args.wait === '' ? 60 : Number(args.wait);

@@ -35,7 +35,7 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
   if (!name) throw new WalwaitError('bad-wal-name', `"${opts.walfile}" is not a WAL file name`, USAGE_HINT);
   if (!opts.target) throw new WalwaitError('usage', 'no target path given', USAGE_HINT);
   if (!opts.archive) {
-    throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory');
+    throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR (or the http(s):// URL of a walwait serve), set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory');
   }
   // Each --archive in order: directories and upstream walwait serve URLs (downloads are staged next to the target).
   const { source: archive, localDirs, remote } = await openSources(opts, dirname(resolve(opts.target)), ctx.signal);

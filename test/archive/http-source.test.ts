@@ -221,6 +221,21 @@ t.test('FirstOf over two upstreams: the first complete copy wins', async (t) => 
   t.equal(b.serve.requests.at(-1)?.url, `/wal/${SEGMENT}?wait=1`);
 });
 
+t.test('FirstOf: an upstream that is down does not keep the next one from serving, nor makes "absent"', async (t) => {
+  const b = await setup();
+  const down = new HttpSource({ url: `http://127.0.0.1:${await freePort()}`, token: TOKEN, stagingDir: b.staging });
+  const both = new FirstOf([down, b.source]);
+  const err = await rejection(both.find(SEGMENT, LONG_PAGE_HEADER_SIZE));
+  t.match(err, { code: 'ECONNREFUSED' }, 'absent from the second, the first down: the error, not "absent"');
+  writeFileSync(join(b.archive, SEGMENT), segmentBytes({ size: FACTS.segSize / 2 }));
+  t.match(await rejection(both.find(SEGMENT, LONG_PAGE_HEADER_SIZE)), { code: 'ECONNREFUSED' }, 'incomplete in the second, the first down: the error (the first may hold it whole)');
+  writeFileSync(join(b.archive, SEGMENT), segmentBytes());
+  const found = await both.find(SEGMENT, LONG_PAGE_HEADER_SIZE);
+  t.equal(found?.size, FACTS.segSize, 'the first down, the second has it: served');
+  await both.restore(found!, join(b.staging, 'RECOVERYXLOG'));
+  t.same(b.listStaging(), ['RECOVERYXLOG']);
+});
+
 t.test('HTTPS: verified against --tls-ca; without it, a TLS error that is retried', async (t) => {
   const pki = makeTestPki();
   t.teardown(() => pki.remove());

@@ -202,6 +202,11 @@ t.test('several -a: the first that has a complete copy serves it', async (t) => 
   t.ok(readFileSync(a.target).equals(segmentBytes({ name: NEXT })));
   t.same(a.leftovers(), []);
 
+  // The first upstream down: the second serves.
+  const down = `http://127.0.0.1:${await freePort()}`;
+  const r3 = await a.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', down, '-a', b.serve.url, '--token-file', a.tokenFile).done;
+  t.equal(r3.code, 0, `the first upstream down, the second has it: restored (${r3.stderr.trim()})`);
+
   // A directory and a URL mixed: the directory first.
   const local = await a.walwait('00000003.history', 'pg_wal/RECOVERYHISTORY', '-a', join(a.root, 'archive'), '-a', b.serve.url, '--token-file', a.tokenFile).done;
   t.equal(local.code, 1, 'absent from both: not found');
@@ -246,8 +251,8 @@ t.test('at a smart trigger, the upstream\'s partial segment is served', async (t
 t.test('SIGTERM ends a long poll at once', async (t) => {
   const s = await setup();
   const run = s.fetch(SEGMENT, '--poll-interval', '30', '--log-level', 'debug');
-  await run.logged(`waiting for ${SEGMENT}`);
-  await new Promise((r) => setTimeout(r, 200));
+  while (!s.serve.requests.some((q) => q.url === `/wal/${SEGMENT}?wait=30`)) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 100)); // held by the server
   const at = performance.now();
   run.child.kill('SIGTERM');
   const r = await run.done;

@@ -9,7 +9,7 @@ import { chmod, chown, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { forEachMajor } from '../harness/per-major.js'
-import { atomicArchiveCommand, chownToRunAs, makeTempDir, run, runAs, shellQuote, waitUntil } from '../harness/postgres.js'
+import { chownToRunAs, makeTempDir, run, runAs, shellQuote, waitUntil, walwaitBin } from '../harness/postgres.js'
 import { runServe, type ServeRun } from '../harness/serve-run.js'
 import { commitSegment, count, makeWalwaitStandby, newPrimary, shipFiles, startCaughtUp, timelineHistoryExists, waitPromoted, writeTrigger, type Standby } from './kit.js'
 import type { Cluster } from '../harness/postgres.js'
@@ -94,11 +94,11 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     t.notOk(log.some((l) => /WARNING/.test(l)), `no warning: ${log.filter((l) => /WARNING/.test(l)).join(' | ')}`)
   })
 
-  t.test('a cascade: serve → walwait → directory (archive_mode = always) → serve → walwait', async (t) => {
+  t.test('a cascade: serve → walwait → walwait push (archive_mode = always) → directory → serve → walwait', async (t) => {
     const served1 = await privateDir(`cascade-a${major}`)
-    const relay = await makeTempDir(`cascade-relay${major}`) // standby 1 archives what it restores here
+    const relay = await makeTempDir(`cascade-relay${major}`) // standby 1 re-archives what it restores here (walwait push)
     const first = await httpStandby(t, primary, primaryArchive, served1, `cascade1-${major}`)
-    await first.sb.server.setSettings({ archive_mode: 'always', archive_command: atomicArchiveCommand(relay) })
+    await first.sb.server.setSettings({ archive_mode: 'always', archive_command: `${shellQuote(walwaitBin())} push %p %f --archive ${shellQuote(relay)}` })
     const second = await httpStandby(t, primary, primaryArchive, relay, `cascade2-${major}`)
     await shipFiles(primaryArchive, served1)
 

@@ -39,6 +39,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function fakeServe(opts: FakeServeOptions): Promise<FakeServe> {
   const archive = new DirectoryArchive(opts.archive);
   const sockets = new Set<Socket>();
+  let stopping = false;
   const serve: FakeServe = {
     url: '',
     port: 0,
@@ -46,6 +47,7 @@ export async function fakeServe(opts: FakeServeOptions): Promise<FakeServe> {
     intercept: undefined,
     token: opts.token,
     close: async () => {
+      stopping = true;
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
@@ -71,7 +73,7 @@ export async function fakeServe(opts: FakeServeOptions): Promise<FakeServe> {
     const wait = Number(url.searchParams.get('wait') ?? 0);
     const deadline = Date.now() + (wal.kind === 'segment' ? wait * 1000 : 0);
     let closed = false;
-    req.on('close', () => (closed = true));
+    res.on('close', () => (closed = true)); // the client went away (or the server closes)
     for (;;) {
       const found = await archive.find(name, LONG_PAGE_HEADER_SIZE);
       const problem = found && !found.codec && wal.kind === 'segment' ? checkSegment(wal, found.size, found.head, {}) : undefined;
@@ -87,7 +89,7 @@ export async function fakeServe(opts: FakeServeOptions): Promise<FakeServe> {
         createReadStream(found.path).pipe(res);
         return;
       }
-      if (Date.now() < deadline && !closed) {
+      if (Date.now() < deadline && !closed && !stopping) {
         await sleep(20);
         continue;
       }

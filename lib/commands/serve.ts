@@ -89,12 +89,16 @@ export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSi
     longPolls.close();
     throw err;
   }
+  // After the listen, errors are accept failures (EMFILE: out of file descriptors): the server
+  // keeps running, and without a listener Node would end the process.
+  server.on('error', (err) => log.warn({ err, hint: 'raise LimitNOFILE= or look for connections that are not closed' }, `server error: ${describeError(err)}`));
   const url = formatUrl(tls !== undefined, addr.host, port);
   log.info({ archive: archive.dir, url }, `serving ${archive.dir} on ${url}`);
 
   // Runs until SIGTERM/SIGINT (or the parent is gone): a stop is the normal end, exit 0.
   if (!ctx.signal.aborted) await new Promise((resolveStop) => ctx.signal.addEventListener('abort', resolveStop, { once: true }));
   await stopper.stop(longPolls, log, String(ctx.signal.reason));
+  await handler.settled(); // every request answered is logged before the exit
   log.info('stopped');
   return 0;
 }

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DirectoryArchive } from '../archive/directory.js';
 import { describeError } from '../errors.js';
 import type { Log } from '../log.js';
-import { renderJson } from '../status/render.js';
+import { renderJson, type StatusReport } from '../status/render.js';
 import type { Token } from './auth.js';
 import { RETRY_AFTER_SECONDS } from './limits.js';
 import type { LongPolls } from './long-poll.js';
@@ -19,18 +19,26 @@ export interface HandlerContext {
   longPolls: LongPolls;
   log: Log;
   /** The status report of the archive (the same object as walwait status --json). */
-  statusReport(): Promise<Parameters<typeof renderJson>[0]>;
+  statusReport(): Promise<StatusReport>;
 }
 
-export function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
+export interface RequestHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Resolves once every request under way has been answered and logged (a stop waits for it). */
+  settled(): Promise<void>;
+}
+
+export function requestHandler(ctx: HandlerContext): RequestHandler {
+  const underway = new Set<Promise<void>>();
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
+    const remote = req.socket.remoteAddress ?? '?';
     let bytes = 0;
     // Log once both are over: the response (its 'close') and the handler (which knows the bytes).
     let pending = 2;
-    const over = (): void => void (--pending === 0 && logRequest(ctx.log, req, res, started, bytes));
+    const over = (): void => void (--pending === 0 && logRequest(ctx.log, req, res, remote, started, bytes));
     res.once('close', over);
-    handle(ctx, req, res)
+    const answered = handle(ctx, req, res)
       .then(
         (sent) => void (bytes = sent),
         (err: unknown) => {
@@ -40,7 +48,10 @@ export function requestHandler(ctx: HandlerContext): (req: IncomingMessage, res:
         },
       )
       .finally(over);
+    underway.add(answered);
+    void answered.finally(() => underway.delete(answered));
   };
+  return Object.assign(handler, { settled: async () => void (await Promise.allSettled([...underway])) });
 }
 
 /** Answer one request; returns the body bytes sent. */

@@ -12,10 +12,10 @@ function cleanPath(url: string | undefined): string {
   return clean.length > MAX_PATH_CHARS ? `${clean.slice(0, MAX_PATH_CHARS)}...` : clean;
 }
 
-export function logRequest(log: Log, req: IncomingMessage, res: ServerResponse, startedMs: number, bytes: number): void {
+/** `remote`: taken when the request arrived (a closed socket no longer knows its peer). */
+export function logRequest(log: Log, req: IncomingMessage, res: ServerResponse, remote: string, startedMs: number, bytes: number): void {
   const path = cleanPath(req.url);
   const ms = Math.round(performance.now() - startedMs);
-  const remote = req.socket.remoteAddress ?? '?';
   // No status sent (the client left during a long-poll) or a body cut short: say so.
   const status = res.headersSent ? res.statusCode : null;
   const complete = res.writableFinished;

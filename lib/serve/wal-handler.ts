@@ -78,15 +78,22 @@ export async function sendFile(res: ServerResponse, opened: Extract<Opened, { fh
     res.end();
     return 0;
   }
-  // A reader that stops reading would hold the file and the socket forever.
-  res.setTimeout(BODY_STALL_MS, () => res.destroy());
   let sent = 0;
   const stream = fh.createReadStream({ start: 0, end: size - 1 }); // closes fh when done or destroyed
-  stream.on('data', (chunk: string | Buffer) => void (sent += chunk.length));
+  // A reader that stops reading would hold the file and the socket forever. The pipe reads the
+  // next chunk only once the socket has taken the last one, so a chunk is progress; after the
+  // last one only the socket's own buffer is left before 'finish' ends the watch.
+  const stall = setTimeout(() => res.destroy(), BODY_STALL_MS);
+  stream.on('data', (chunk: string | Buffer) => {
+    sent += chunk.length;
+    stall.refresh();
+  });
   try {
     await pipeline(stream, res);
   } catch {
     // Client gone or stalled (socket destroyed), or a read error: nothing more can be sent.
+  } finally {
+    clearTimeout(stall);
   }
   // Fewer bytes than Content-Length (file truncated under us): the client must see a broken
   // response, not wait for bytes that never come.

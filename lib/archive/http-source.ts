@@ -35,6 +35,7 @@ export const BODY_STALL_MS = 30_000;
  */
 export const REJECTED_RECHECK_MS = 60_000;
 const MAX_ERROR_BODY = 4096;
+const FILE_SYSCALLS = new Set(['open', 'write', 'close', 'fsync']);
 
 export interface HttpSourceOptions {
   /** walwait serve's base URL: http(s)://host:port, plus a path prefix if a proxy adds one. */
@@ -331,16 +332,15 @@ export class HttpSource implements WalSource {
         },
         createWriteStream(path, { mode: 0o600 }),
       );
-      if (received !== length) throw Object.assign(new Error(`${received} bytes for a Content-Length of ${length}`), { code: 'ESHORT' });
+      if (received !== length) throw new Error(`${received} bytes for a Content-Length of ${length}`);
     } catch (err) {
       await unlink(path).catch(() => undefined);
       untrack();
       this.throwIfStopping();
-      if (received !== length) {
-        // Never handed over: the restore loop retries (a restarted server, a dropped connection).
-        throw new UpstreamError('ESHORT', `the download of ${this.where(name)} was cut short: fewer bytes than its Content-Length`, 'retrying; if it persists, check the network and any proxy on the way');
-      }
-      throw err; // the staging directory: not writable, full (transient errnos)
+      // Writing the staged file failed (the target's directory full or not writable): that errno, retried.
+      if (FILE_SYSCALLS.has(String((err as { syscall?: unknown }).syscall))) throw err;
+      // Anything else is the response failing (reset, stall, fewer bytes): never handed over, retried.
+      throw new UpstreamError('ESHORT', `the download of ${this.where(name)} was cut short: fewer bytes than its Content-Length`, 'retrying; if it persists, check the network and any proxy on the way');
     }
     const lastModified = header(res, 'last-modified');
     this.staged.set(path, { name, lastModified, untrack });

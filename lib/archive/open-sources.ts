@@ -39,6 +39,7 @@ export async function openSources(opts: Pick<CommonOptions, 'archives' | 'tokenF
     if (!opts.tokenFile) throw new WalwaitError('usage', `--archive ${urls[0]} is a URL, but no --token-file was given`, TOKEN_HINT);
     token = (await readSetting(opts.tokenFile, 'token file', '--token-file')).trim();
     if (!token) throw new WalwaitError('bad-config', `the token file ${opts.tokenFile} is empty`, TOKEN_HINT);
+    if (!/^[\t\x20-\x7e]+$/.test(token)) throw new WalwaitError('bad-config', `the token in ${opts.tokenFile} holds control or non-ASCII characters, which an HTTP header cannot carry`, 'use a token such as the output of "openssl rand -hex 32"');
     if (opts.tlsCa && urls.some((u) => /^https:/i.test(u))) {
       ca = await readSetting(opts.tlsCa, 'CA file', '--tls-ca');
       try {

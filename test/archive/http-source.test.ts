@@ -165,6 +165,14 @@ t.test('a body cut short is never staged, and the error is retried', async (t) =
   t.match(err, { code: 'ESHORT', message: /was cut short: fewer bytes than its Content-Length/ });
   t.ok(isTransient(err));
   t.same(s.listStaging(), [], 'the partial download is removed');
+
+  s.serve.intercept = undefined;
+  writeFileSync(join(s.archive, SEGMENT), bytes);
+  const nowhere = new HttpSource({ url: s.serve.url, token: TOKEN, stagingDir: join(s.root, 'gone') });
+  t.teardown(() => nowhere.close());
+  const write = await rejection(nowhere.find(SEGMENT, LONG_PAGE_HEADER_SIZE));
+  t.match(write, { code: 'ENOENT', syscall: 'open' }, 'a write failure is reported as such, not as a cut download');
+  t.ok(isTransient(write));
 });
 
 t.test('a signal ends a long poll at once with Interrupted', async (t) => {

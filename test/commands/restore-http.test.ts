@@ -270,6 +270,10 @@ t.test('configuration errors stop the server (exit 200) instead of promoting it'
   const empty = await s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', s.serve.url, '--token-file', join(s.root, 'empty')).done;
   t.equal(empty.code, 200);
   t.match(empty.stderr, /the token file .* is empty/);
+  writeFileSync(join(s.root, 'accented'), 'clé\n');
+  const accented = await s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', s.serve.url, '--token-file', join(s.root, 'accented')).done;
+  t.equal(accented.code, 200);
+  t.match(accented.stderr, /holds control or non-ASCII characters/);
   const missing = await s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', s.serve.url, '--token-file', join(s.root, 'nope')).done;
   t.equal(missing.code, 200);
   t.match(missing.stderr, /cannot read the token file .*ENOENT/);

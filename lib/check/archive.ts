@@ -21,7 +21,7 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
   }
   const dir = s.archive.value;
   const where = `${dir} (from ${s.archive.from})`;
-  if (isArchiveUrl(dir)) return warn(name, `${where} is an upstream walwait serve: not checked from here`, `run walwait check on the archive host, or walwait status -a DIR there`);
+  if (isArchiveUrl(dir)) return warn(name, `${where} is an upstream walwait serve: not checked from here`, `look at the archive on its host (walwait status -a DIR), and at ${dir}/healthz from here`);
   try {
     const st = await stat(dir);
     if (!st.isDirectory()) return fail(name, `${where} is not a directory`, '--archive must name the directory the primary archives into');

@@ -8,7 +8,7 @@ import type { Command, Parsed } from './command-line.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
 import { parseHotArgv } from './flags.js';
 import { createLog, createTextLog, type Log } from './log.js';
-import { loadOptions } from './options.js';
+import { loadOptions, requireArchiveDirectory } from './options.js';
 import { watchParent } from './parent.js';
 
 /** The command line: plain restore and push lines without yargs (the hot path), anything else with it. */
@@ -74,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     const dataDir = typeof args.pgdata === 'string' ? resolve(args.pgdata) : process.cwd();
     const options = loadOptions(args, dataDir);
     log = await createLog(options.logFormat, options.logLevel);
+    if (['push', 'cleanup', 'slot', 'status', 'serve'].includes(parsed.command)) requireArchiveDirectory(options, parsed.command);
     if (parsed.command === 'promote') {
       const { promote } = await import('./commands/promote.js');
       const wait = args.wait === undefined ? undefined : args.wait === '' ? 60 : Number(args.wait);

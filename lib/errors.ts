@@ -70,8 +70,26 @@ export function errnoCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * An upstream source (walwait serve over HTTP) did not answer usably: unreachable, timed out,
+ * a TLS failure, a refused token, a 5xx or any answer outside the protocol. Retried like an I/O
+ * error on a directory, never answered with "not found". `code` is the underlying errno or TLS
+ * code, or HTTP<status>.
+ */
+export class UpstreamError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  constructor(code: string, message: string, hint?: string) {
+    super(message);
+    this.name = 'UpstreamError';
+    this.code = code;
+    this.hint = hint;
+  }
+}
+
 export function isTransient(err: unknown): boolean {
   if (err instanceof WalwaitError) return false;
+  if (err instanceof UpstreamError) return true;
   const code = errnoCode(err);
   return code !== undefined && TRANSIENT_ERRNO.has(code);
 }

@@ -8,13 +8,15 @@ import { parseWalName } from './wal/names.js';
 export interface FlagSpec {
   alias?: string;
   type: 'string' | 'boolean';
+  /** Given more than once, the values make an array (as yargs does for any option). */
+  repeatable?: boolean;
   choices?: readonly string[];
   describe: string;
 }
 
 /** Flags every command takes. */
 export const GLOBAL_FLAGS = {
-  archive: { alias: 'a', type: 'string', describe: 'archive directory (env WALWAIT_ARCHIVE)' },
+  archive: { alias: 'a', type: 'string', repeatable: true, describe: 'archive directory (env WALWAIT_ARCHIVE); restore: also the http(s):// URL of walwait serve, and repeatable (tried in order)' },
   trigger: { alias: 't', type: 'string', describe: 'trigger file: "fast" ends recovery now; empty or "smart" after restoring all archived WAL' },
   'poll-interval': { type: 'string', describe: 'seconds between fallback polls, for filesystems without change events such as NFS (default 1)' },
   'log-format': { type: 'string', choices: LOG_FORMATS, describe: 'text (default) or json' },
@@ -29,6 +31,8 @@ export const RESTORE_FLAGS = {
   'partial-dir': { type: 'string', describe: "a real-time archive's directory with <segment>.partial files, served at a smart failover" },
   mode: { type: 'string', choices: MODES, describe: 'auto (default): standby if standby.signal exists; archive: wait; standby: wait briefly, promote on a trigger' },
   'standby-wait': { type: 'string', describe: 'standby mode: seconds to wait for a segment before answering "not found" (default 1)' },
+  'token-file': { type: 'string', describe: 'with an http(s):// --archive: the file holding the bearer token of walwait serve (env WALWAIT_TOKEN_FILE)' },
+  'tls-ca': { type: 'string', describe: "with an https:// --archive: the CA certificate (PEM) to trust instead of the system's (env WALWAIT_TLS_CA)" },
 } satisfies Record<string, FlagSpec>;
 
 /** Flags of `walwait push <source> <walfile>`. */
@@ -88,8 +92,10 @@ function parseCommand(hot: HotCommand, argv: readonly string[]): Record<string, 
     if (value === undefined || (value.startsWith('-') && value !== '-')) return undefined;
     if (spec.choices && !spec.choices.includes(value)) return undefined;
     const key = camel(name);
-    if (key in args) return undefined; // repeated: yargs' rules apply
-    args[key] = value;
+    const previous = args[key];
+    if (previous === undefined) args[key] = value;
+    else if (spec.repeatable) args[key] = [previous, value].flat();
+    else return undefined; // repeated: yargs' rules apply
   }
   if (hot === HOT.restore && positionals[0] === 'restore') positionals.shift();
   // The WAL name where it belongs, so that `walwait cleanup %r` is never taken for a restore.

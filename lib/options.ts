@@ -14,7 +14,12 @@ export type Mode = (typeof MODES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface CommonOptions {
+  /** The first --archive: the one archive directory of push, cleanup, slot and status. */
   archive: string | undefined;
+  /** Every --archive (restore tries them in order): directories, or http(s):// URLs of walwait serve. */
+  archives: string[];
+  tokenFile: string | undefined; // restore from a URL: the bearer token's file
+  tlsCa: string | undefined; // restore from an https URL: the CA to trust instead of the system's
   trigger: string | undefined;
   pollInterval: number; // seconds
   logFormat: LogFormat;
@@ -31,6 +36,42 @@ export interface CommonOptions {
 
 type Parser<T> = (raw: unknown, source: string) => T;
 interface Spec<T> { env: string; isPath?: boolean; parse: Parser<T>; fallback: T }
+
+/** An --archive value naming an upstream `walwait serve` rather than a directory. */
+export const isArchiveUrl = (value: string): boolean => /^https?:\/\//i.test(value);
+
+/** --archive, repeatable (flags, a walwait.json array) or one value: directories (resolved as paths) or URLs (kept). */
+function archiveList(raw: unknown, source: string): string[] {
+  const values = Array.isArray(raw) ? raw : [raw];
+  if (values.length === 0) throw new WalwaitError('bad-config', `archive from ${source} is an empty list`, 'give at least one archive directory or URL');
+  return values.map((v) => {
+    const value = text(v, source, 'archive');
+    if (!isArchiveUrl(value)) return value;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new WalwaitError('bad-config', `archive "${value}" from ${source} is not a valid URL`, "use walwait serve's address, e.g. https://archive-host:8432");
+    }
+    if (url.username || url.password) {
+      throw new WalwaitError('bad-config', `archive URL from ${source} holds credentials`, 'remove them from the URL (it shows in ps and in logs) and pass the token with --token-file FILE');
+    }
+    if (url.search || url.hash) throw new WalwaitError('bad-config', `archive URL "${value}" from ${source} has a query or fragment`, "use walwait serve's base address, e.g. https://archive-host:8432");
+    return value;
+  });
+}
+
+/**
+ * The one archive directory of a command that writes or lists it (push, cleanup, slot, status):
+ * only restore reads from several archives or from a URL.
+ */
+export function requireArchiveDirectory(opts: CommonOptions, command: string): void {
+  const url = opts.archives.find(isArchiveUrl);
+  if (url) {
+    throw new WalwaitError('usage', `walwait ${command} needs the archive directory, not the URL ${url}`, `pass --archive DIR (on the host that holds the archive); only the restore command reads from walwait serve`);
+  }
+  if (opts.archives.length > 1) throw new WalwaitError('usage', `walwait ${command} takes one --archive, not ${opts.archives.length}`, 'pass --archive DIR once');
+}
 
 function text(raw: unknown, source: string, key: string): string {
   if (typeof raw !== 'string' || raw === '') {
@@ -88,8 +129,13 @@ function wholeNumber(key: string, min: number, max: number, what: string, exampl
 /** As for replication slots. */
 export const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
 
-const SPECS: { [K in keyof CommonOptions]: Spec<CommonOptions[K]> } = {
-  archive: { env: 'WALWAIT_ARCHIVE', isPath: true, parse: (r, s) => text(r, s, 'archive'), fallback: undefined },
+/** What the layers give: `archive` may be several; CommonOptions.archive/archives are derived from it. */
+type LayeredOptions = Omit<CommonOptions, 'archive' | 'archives'> & { archive: string[] | undefined };
+
+const SPECS: { [K in keyof LayeredOptions]: Spec<LayeredOptions[K]> } = {
+  archive: { env: 'WALWAIT_ARCHIVE', isPath: true, parse: archiveList, fallback: undefined },
+  tokenFile: { env: 'WALWAIT_TOKEN_FILE', isPath: true, parse: (r, s) => text(r, s, 'token-file'), fallback: undefined },
+  tlsCa: { env: 'WALWAIT_TLS_CA', isPath: true, parse: (r, s) => text(r, s, 'tls-ca'), fallback: undefined },
   trigger: { env: 'WALWAIT_TRIGGER', isPath: true, parse: (r, s) => text(r, s, 'trigger'), fallback: undefined },
   pollInterval: { env: 'WALWAIT_POLL_INTERVAL', parse: seconds('poll-interval', false, 3600, '1'), fallback: 1 },
   logFormat: { env: 'WALWAIT_LOG_FORMAT', parse: oneOf(LOG_FORMATS, 'log-format'), fallback: 'text' },
@@ -112,13 +158,13 @@ const SPECS: { [K in keyof CommonOptions]: Spec<CommonOptions[K]> } = {
   prefetch: { env: 'WALWAIT_PREFETCH', parse: wholeNumber('prefetch', 0, 64, 'segments to stage ahead; 0 = off', '4'), fallback: 0 },
 };
 
-const KEYS = Object.keys(SPECS) as (keyof CommonOptions)[];
+const KEYS = Object.keys(SPECS) as (keyof LayeredOptions)[];
 export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 export interface ConfigFile { path: string; values: Record<string, unknown> }
 
 export interface OptionLayers {
-  flags: Partial<Record<keyof CommonOptions, unknown>>;
+  flags: Partial<Record<keyof LayeredOptions, unknown>>;
   env: Record<string, string | undefined>;
   config?: ConfigFile | undefined;
   cwd?: string;
@@ -141,9 +187,11 @@ export function resolveOptions(layers: OptionLayers): CommonOptions {
       value = spec.parse(conf, layers.config.path);
       base = dirname(resolve(cwd, layers.config.path)); // paths in a config file are relative to it
     } else value = spec.fallback;
-    out[key] = spec.isPath && typeof value === 'string' ? resolve(base, value) : value;
+    const asPath = (v: string): string => (isArchiveUrl(v) && key === 'archive' ? v : resolve(base, v));
+    out[key] = !spec.isPath ? value : typeof value === 'string' ? asPath(value) : Array.isArray(value) ? value.map(asPath) : value;
   }
-  return out as unknown as CommonOptions;
+  const archives = (out.archive as string[] | undefined) ?? [];
+  return { ...(out as Omit<LayeredOptions, 'archive'>), archive: archives[0], archives };
 }
 
 /** Read a JSON config file. Keys may be written like the flags (poll-interval) or camelCase. */

@@ -27,6 +27,7 @@ t.test('the fast path reads restore and push lines exactly as yargs does', async
     [SEG, 'x', '--mode', 'standby', '--standby-wait', '2', '--partial-dir', '/p'],
     ['--log-level', 'debug', '--log-format', 'json', '--config', '/etc/walwait.json', '00000002.history', 'pg_wal/RECOVERYHISTORY'],
     ['-a', '/a b/c', SEG, '/abs/target with space'],
+    ['-a', 'https://up1:8432', '-a', '/mnt/wal', '--archive', 'https://up2:8432', '--token-file', '/etc/walwait/token', '--tls-ca', '/etc/walwait/ca.pem', SEG, 'x'],
     ['push', 'pg_wal/' + SEG, SEG],
     ['push', '--compress', 'zstd', '-a', '/mnt/wal', 'pg_wal/' + SEG, SEG],
     ['-a', '/mnt/wal', 'push', 'pg_wal/00000002.history', '00000002.history', '--compress=lz4'],
@@ -54,7 +55,7 @@ t.test('anything else is left to yargs', async (t) => {
     ['--mode', 'bogus', SEG, 'x'], // yargs explains the bad choice
     ['--archive', SEG, 'x'], // a missing value
     ['--nope', '1', SEG, 'x'],
-    ['-a', '/a', '-a', '/b', SEG, 'x'], // repeated: yargs' rules
+    ['-t', '/a', '-t', '/b', SEG, 'x'], // repeated: yargs' rules
     ['--maxWait', '3', SEG, 'x'],
     ['--', SEG, 'x'],
   ];

@@ -8,7 +8,7 @@ const cwd = '/data';
 
 t.test('defaults', async (t) => {
   const o = resolveOptions({ flags: {}, env: {}, cwd });
-  t.same(o, { archive: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info', maxWait: 0, partialDir: undefined, mode: 'auto', standbyWait: 1, compress: 'none', slot: undefined, maxRetained: undefined, prefetch: 0 });
+  t.same(o, { archive: undefined, archives: [], tokenFile: undefined, tlsCa: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info', maxWait: 0, partialDir: undefined, mode: 'auto', standbyWait: 1, compress: 'none', slot: undefined, maxRetained: undefined, prefetch: 0 });
 });
 
 t.test('precedence: flags, then environment, then config file, then defaults', async (t) => {
@@ -23,6 +23,26 @@ t.test('precedence: flags, then environment, then config file, then defaults', a
   const onlyConf = resolveOptions({ flags: {}, env: {}, config, cwd });
   t.equal(onlyConf.archive, '/etc/walwait/conf-arch', 'config paths are relative to the config file');
   t.equal(onlyConf.pollInterval, 3);
+});
+
+t.test('--archive may be repeated; URLs are kept as they are, directories resolved', async (t) => {
+  const many = resolveOptions({ flags: { archive: ['spool', 'https://up:8432', 'HTTP://other/prefix/'] }, env: {}, cwd });
+  t.same(many.archives, ['/data/spool', 'https://up:8432', 'HTTP://other/prefix/']);
+  t.equal(many.archive, '/data/spool', 'archive is the first one');
+  const one = resolveOptions({ flags: {}, env: { WALWAIT_ARCHIVE: 'http://up:8432', WALWAIT_TOKEN_FILE: 'token', WALWAIT_TLS_CA: 'ca.pem' }, cwd });
+  t.same(one.archives, ['http://up:8432']);
+  t.equal(one.tokenFile, '/data/token', 'token-file is a path');
+  t.equal(one.tlsCa, '/data/ca.pem');
+  const config = { path: '/etc/walwait/walwait.json', values: { archive: ['local', 'https://up'], tokenFile: 'token' } };
+  const conf = resolveOptions({ flags: {}, env: {}, config, cwd });
+  t.same(conf.archives, ['/etc/walwait/local', 'https://up'], 'a list in walwait.json');
+  t.equal(conf.tokenFile, '/etc/walwait/token');
+  const bad = (archive: unknown, re: RegExp) => t.throws(() => resolveOptions({ flags: { archive }, env: {}, cwd }), { code: 'bad-config', message: re });
+  bad('https://user:pw@up', /holds credentials/);
+  bad('https://up/?token=x', /has a query or fragment/);
+  bad('http://', /not a valid URL/);
+  bad([], /empty list/);
+  bad(['ok', ''], /archive from --archive must be a non-empty string/);
 });
 
 t.test('zero is "never" for max-wait and "at once" for standby-wait', async (t) => {

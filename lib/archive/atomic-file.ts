@@ -10,6 +10,15 @@ export function temporaryNameFor(finalPath: string): string {
   return join(dirname(finalPath), `.${basename(finalPath)}.walwait-${process.pid}.tmp`);
 }
 
+/**
+ * Track a temporary file written outside writeAtomically (a download being staged), so a signal
+ * removes it too. Returns the function that stops tracking it (call it once the file is gone or moved).
+ */
+export function trackTemporary(path: string): () => void {
+  temporaries.add(path);
+  return () => void temporaries.delete(path);
+}
+
 /** Remove every temporary file still in progress (on a signal, before exiting). */
 export function removeTemporariesSync(unlinkSync: (p: string) => void): void {
   for (const path of temporaries) {

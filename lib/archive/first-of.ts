@@ -1,5 +1,8 @@
 // Several sources tried in order (the prefetch spool, then each -a archive): the first that holds
-// a file serves it. Only the last may long-poll, so an earlier source is never starved.
+// a file serves it. Only the last may long-poll, so an earlier source is never starved. A source
+// that cannot answer (a mount or an upstream down) does not keep a later one from serving; if none
+// serves, its error is thrown, so the caller waits rather than answering "not found".
+import { Interrupted, isTransient } from '../errors.js';
 import type { AtomicWriteOptions } from './atomic-file.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
 
@@ -29,9 +32,20 @@ export class FirstOf implements WalSource {
     // An unusable file (incomplete, foreign) is kept as the answer only if no later source has a
     // usable one: the first complete copy wins.
     let unusable: Found | undefined;
+    let failure: unknown;
     for (const [i, source] of this.sources.entries()) {
       const last = i === this.sources.length - 1;
-      const stored = await source.find(name, headBytes, { ...opts, waitMs: last ? opts.waitMs : 0 });
+      let stored: StoredFile | undefined;
+      try {
+        stored = await source.find(name, headBytes, { ...opts, waitMs: last ? opts.waitMs : 0 });
+      } catch (err) {
+        if (err instanceof Interrupted || !isTransient(err)) {
+          if (unusable) await unusable.from.discard(unusable);
+          throw err;
+        }
+        failure ??= err;
+        continue;
+      }
       if (!stored) continue;
       const found: Found = { ...stored, from: source };
       if (!(found.problem ?? opts.check?.(found))) {
@@ -40,6 +54,11 @@ export class FirstOf implements WalSource {
       }
       if (unusable) await source.discard(found);
       else unusable = found;
+    }
+    if (failure !== undefined) {
+      // A source that did not answer may hold a usable copy: neither "absent" nor the unusable one.
+      if (unusable) await unusable.from.discard(unusable);
+      throw failure;
     }
     return unusable;
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { probeFile } from '../archive/directory.js';
 import { splitCompressedName } from '../archive/codecs.js';
 import { describeError } from '../errors.js';
+import { isArchiveUrl } from '../options.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, parseLongPageHeader } from '../wal/page-header.js';
 import { parseWalName, type WalName } from '../wal/names.js';
 import { blockedFor, currentAccount, sameAccount, serverAccount } from './access.js';
@@ -20,6 +21,7 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
   }
   const dir = s.archive.value;
   const where = `${dir} (from ${s.archive.from})`;
+  if (isArchiveUrl(dir)) return warn(name, `${where} is an upstream walwait serve: not checked from here`, `look at the archive on its host (walwait status -a DIR), and at ${dir}/healthz from here`);
   try {
     const st = await stat(dir);
     if (!st.isDirectory()) return fail(name, `${where} is not a directory`, '--archive must name the directory the primary archives into');
@@ -56,6 +58,7 @@ export function newestSegment(entries: readonly string[]): Stored | undefined {
 export async function checkNewestSegment(s: Setup): Promise<CheckResult> {
   const name = 'archived WAL';
   if (!s.archive) return warn(name, 'no archive to look at', 'configure the archive (see the archive check)');
+  if (isArchiveUrl(s.archive.value)) return warn(name, `${s.archive.value} is an upstream walwait serve: its WAL is not checked from here`, 'see walwait status -a DIR on the archive host');
   let entries: string[];
   try {
     entries = await readdir(s.archive.value);

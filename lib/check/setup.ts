@@ -7,7 +7,7 @@ import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.j
 import { signalledMode, type RecoveryMode } from '../datadir/server.js';
 import { readServerSetting } from '../datadir/settings.js';
 import { describeError } from '../errors.js';
-import { loadConfigFile, MODES, type CommonOptions, type Mode } from '../options.js';
+import { isArchiveUrl, loadConfigFile, MODES, type CommonOptions, type Mode } from '../options.js';
 import { parseWalwaitCommand, type WalwaitCommand } from '../datadir/restore-command.js';
 
 export interface Sourced<T> { value: T; from: string }
@@ -57,9 +57,10 @@ export async function readSetup(dataDir: string, opts: Pick<CommonOptions, 'arch
   }
   const pick = (key: 'archive' | 'trigger'): Sourced<string> | undefined => {
     const fromCommand = walwait?.[key];
-    if (fromCommand) return { value: resolve(dataDir, fromCommand), from: 'restore_command' };
+    const asPath = (base: string, v: string): string => (key === 'archive' && isArchiveUrl(v) ? v : resolve(base, v));
+    if (fromCommand) return { value: asPath(dataDir, fromCommand), from: 'restore_command' };
     const fromConfig = config[key];
-    if (typeof fromConfig === 'string' && fromConfig) return { value: resolve(dirname(configPath), fromConfig), from: configPath };
+    if (typeof fromConfig === 'string' && fromConfig) return { value: asPath(dirname(configPath), fromConfig), from: configPath };
     const fromOptions = opts[key];
     return fromOptions ? { value: fromOptions, from: OPTIONS_SOURCE } : undefined;
   };

@@ -1,8 +1,8 @@
 // walwait [restore] <walfile> <target>: PostgreSQL's restore_command. Waits until the wanted
 // segment is in the archive, complete and from this cluster, then copies it atomically.
 // History, backup and partial files are answered at once: copied if present, else "not found".
-import { dirname } from 'node:path';
-import { DirectoryArchive } from '../archive/directory.js';
+import { dirname, resolve } from 'node:path';
+import { openSources } from '../archive/open-sources.js';
 import type { WalSource } from '../archive/source.js';
 import { signalledMode } from '../datadir/server.js';
 import { recordState } from '../datadir/state.js';
@@ -30,20 +30,15 @@ export interface RunContext {
 
 const USAGE_HINT = "restore_command must pass %f and %p: restore_command = 'walwait %f %p'";
 
-/** The WAL source(s) the options name. The restore command and its prefetch worker both build it here, so they read the same. */
-export function openArchive(opts: CommonOptions): WalSource {
-  if (!opts.archive) throw new WalwaitError('usage', 'no archive directory given');
-  return new DirectoryArchive(opts.archive);
-}
-
 export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<number> {
   const name = parseWalName(opts.walfile);
   if (!name) throw new WalwaitError('bad-wal-name', `"${opts.walfile}" is not a WAL file name`, USAGE_HINT);
   if (!opts.target) throw new WalwaitError('usage', 'no target path given', USAGE_HINT);
   if (!opts.archive) {
-    throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory');
+    throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR (or the http(s):// URL of a walwait serve), set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory');
   }
-  const archive = openArchive(opts);
+  // Each --archive in order: directories and upstream walwait serve URLs (downloads are staged next to the target).
+  const { source: archive, localDirs, remote } = await openSources(opts, dirname(resolve(opts.target)), ctx.signal);
   const pollMs = opts.pollInterval * 1000;
   const wake = ctx.failover ? AbortSignal.any([ctx.signal, ctx.failover]) : ctx.signal;
   const watchDirs = [...archive.watchDirs(), ...(opts.trigger ? [dirname(opts.trigger)] : [])];
@@ -60,7 +55,8 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     dataDir,
     mode: opts.mode === 'auto' ? (signalledMode(dataDir) ?? 'archive') : opts.mode,
     trigger: opts.trigger,
-    partialDirs: [...(opts.partialDir ? [opts.partialDir] : []), opts.archive],
+    partialDirs: [...(opts.partialDir ? [opts.partialDir] : []), ...localDirs],
+    partialSources: remote,
     pollMs,
     maxWaitMs: opts.maxWait * 1000,
     standbyWaitMs: opts.standbyWait * 1000,
@@ -90,7 +86,8 @@ async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waiter, ctx:
         if (err instanceof Interrupted || !isTransient(err)) throw err;
         const key = `${(err as NodeJS.ErrnoException).code}:${describeError(err)}`;
         if (errors.shouldLog(key)) {
-          ctx.log.warn({ err: describeError(err), hint: 'retrying: walwait never answers "not found" for an I/O error' }, `cannot read the archive or write the target: ${describeError(err)}`);
+          const hint = (err as { hint?: unknown }).hint;
+          ctx.log.warn({ err: describeError(err), hint: `${typeof hint === 'string' ? `${hint}; ` : ''}retrying: walwait never answers "not found" for an I/O error` }, `cannot read the archive or write the target: ${describeError(err)}`);
           await onTransientError?.(describeError(err));
         }
       }

@@ -5,7 +5,7 @@
 // segments, which no later recovery would use (their key will not match), and ends the process.
 import { unlinkSync } from 'node:fs';
 import { removeTemporariesSync } from '../archive/atomic-file.js';
-import { openArchive } from '../commands/restore.js';
+import { openSources } from '../archive/open-sources.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { describeError, EXIT } from '../errors.js';
 import { createLog } from '../log.js';
@@ -48,7 +48,8 @@ export async function prefetchWorker(argv: string[]): Promise<number> {
     }
     const key = JSON.parse(keyText) as SpoolKey;
     await removeDeadTemporaries(spoolDir);
-    const source = openArchive(options);
+    // The same sources the restore command read (downloads staged in the spool: same filesystem).
+    const { source } = await openSources(options, spoolDir, controller.signal);
     log.info(`prefetch worker ${process.pid} started: staging up to ${options.prefetch} segments after ${(await readWanted(spoolDir)) ?? '?'} from ${source.describe()}`);
     const idle = Number(process.env.WALWAIT_PREFETCH_IDLE_MS); // for tests: how long a full, untouched spool is kept
     const result = await runWorker({

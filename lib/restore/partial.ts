@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { copyAtomically, writeAtomically } from '../archive/atomic-file.js';
 import { CODECS, CODEC_EXTENSION, decompressFile, type Codec } from '../archive/codecs.js';
 import { probeFile } from '../archive/directory.js';
+import type { WalSource } from '../archive/source.js';
 import type { Log } from '../log.js';
 import { formatBytes, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE, parseLongPageHeader, type SegmentExpectation } from '../wal/page-header.js';
@@ -27,30 +28,50 @@ async function decompressPartial(src: string, tmp: string, codec: Codec, expect:
 }
 
 /**
- * Look in `dirs`, in order, for a usable partial copy of segment `name` and copy it to `target`.
- * Returns the file served, or undefined when there is none that belongs to this cluster and position.
+ * Look in `dirs`, in order, then ask `sources` (an upstream walwait serve: the copy is downloaded
+ * first), for a usable partial copy of segment `name` and copy it to `target`. Returns the file
+ * served, or undefined when there is none that belongs to this cluster and position.
  */
-export async function servePartial(name: WalName, dirs: string[], target: string, expect: SegmentExpectation, log: Log, beforeRename: () => void): Promise<string | undefined> {
+export async function servePartial(name: WalName, dirs: string[], target: string, expect: SegmentExpectation, log: Log, beforeRename: () => void, sources: WalSource[] = []): Promise<string | undefined> {
   for (const dir of dirs) {
     for (const { suffix, codec } of FORMS) {
       const path = join(dir, `${name.name}${suffix}`);
-      const probe = await probeFile(path, LONG_PAGE_HEADER_SIZE);
-      if (!probe) continue;
+      if (await serveOne(name, path, path, codec, target, expect, log, beforeRename)) return path;
+    }
+  }
+  for (const source of sources) {
+    for (const { suffix, codec } of FORMS) {
+      const stored = await source.find(`${name.name}${suffix}`, 0);
+      if (!stored) continue;
       try {
-        const check = async (tmp: string): Promise<void> => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), expect));
-        let bytes: number;
-        if (codec) bytes = await writeAtomically(target, (tmp) => decompressPartial(path, tmp, codec, expect), { check, beforeRename });
-        else {
-          throwIfUnusable(checkSegment(name, probe.size, probe.head, expect));
-          bytes = await copyAtomically(path, target, { expectSize: probe.size, beforeRename });
-        }
-        log.info({ walfile: name.name, partial: path, bytes }, `served partial segment ${path} for ${name.name} (${formatBytes(bytes)}): the standby replays every record the archive received before it promotes`);
-        return path;
-      } catch (err) {
-        if (!(err instanceof UnusableSegment)) throw err;
-        log.warn({ walfile: name.name, partial: path, problem: err.problem.code, hint: err.problem.hint }, `not serving ${path}: ${err.problem.message}`);
+        // Served as stored (pg_receivewal's names carry the codec): a staged local copy.
+        const shown = `${source.describe()}/wal/${name.name}${suffix}`;
+        if (stored.staged && !stored.codec && !stored.problem && (await serveOne(name, stored.path, shown, codec, target, expect, log, beforeRename))) return shown;
+      } finally {
+        await source.discard(stored);
       }
     }
   }
   return undefined;
+}
+
+/** Serve the partial copy at `path` (`shown` in logs) if it is usable; false when absent or refused. */
+async function serveOne(name: WalName, path: string, shown: string, codec: Codec | undefined, target: string, expect: SegmentExpectation, log: Log, beforeRename: () => void): Promise<boolean> {
+  const probe = await probeFile(path, LONG_PAGE_HEADER_SIZE);
+  if (!probe) return false;
+  try {
+    const check = async (tmp: string): Promise<void> => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), expect));
+    let bytes: number;
+    if (codec) bytes = await writeAtomically(target, (tmp) => decompressPartial(path, tmp, codec, expect), { check, beforeRename });
+    else {
+      throwIfUnusable(checkSegment(name, probe.size, probe.head, expect));
+      bytes = await copyAtomically(path, target, { expectSize: probe.size, beforeRename });
+    }
+    log.info({ walfile: name.name, partial: shown, bytes }, `served partial segment ${shown} for ${name.name} (${formatBytes(bytes)}): the standby replays every record the archive received before it promotes`);
+    return true;
+  } catch (err) {
+    if (!(err instanceof UnusableSegment)) throw err;
+    log.warn({ walfile: name.name, partial: shown, problem: err.problem.code, hint: err.problem.hint }, `not serving ${shown}: ${err.problem.message}`);
+    return false;
+  }
 }

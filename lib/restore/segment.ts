@@ -27,6 +27,8 @@ export interface SegmentRequest {
   mode: RecoveryMode;
   trigger: string | undefined;
   partialDirs: string[];
+  /** Remote sources (walwait serve) asked for `<segment>.partial` after partialDirs. */
+  partialSources?: WalSource[];
   pollMs: number;
   maxWaitMs: number;
   standbyWaitMs: number;
@@ -138,7 +140,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
 
     if (trigger?.mode === 'smart' && !growing) {
       // Everything archived has been served: last, the partial segment of a real-time archive.
-      const partial = await servePartial(name, req.partialDirs, req.target, identity, log, req.beforeRename);
+      const partial = await servePartial(name, req.partialDirs, req.target, identity, log, req.beforeRename, req.partialSources);
       if (partial) {
         await recordState(req.dataDir, { waiting: null, partialUsed: { file: partial, for: name.name, at: new Date().toISOString() } });
         return { exit: EXIT.restored };

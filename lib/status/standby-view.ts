@@ -8,6 +8,7 @@ import type { ClusterIdentity } from '../datadir/identity.js';
 import { postmasterPid, signalledMode } from '../datadir/server.js';
 import { parseWalwaitCommand } from '../datadir/restore-command.js';
 import { readServerSetting } from '../datadir/settings.js';
+import { isArchiveUrl } from '../options.js';
 import { STATE_FILE, readState, type RestoreState } from '../datadir/state.js';
 import { readTrigger, staleReason } from '../trigger.js';
 import { compareSegments, type ArchiveSummary } from './archive-scan.js';
@@ -24,7 +25,7 @@ export function isDataDirectory(dir: string): boolean {
 export function walwaitPathsFrom(restoreCommand: string, dataDir: string): { archive?: string; trigger?: string } {
   const cmd = parseWalwaitCommand(restoreCommand);
   const out: { archive?: string; trigger?: string } = {};
-  if (cmd?.archive) out.archive = resolve(dataDir, cmd.archive);
+  if (cmd?.archive && !isArchiveUrl(cmd.archive)) out.archive = resolve(dataDir, cmd.archive); // a walwait serve URL: no directory to show
   if (cmd?.trigger) out.trigger = resolve(dataDir, cmd.trigger);
   return out;
 }

@@ -8,7 +8,8 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { runWalwait, type WalwaitRun } from './walwait-process.js';
+import { runServe } from './serve-run.js';
+import type { WalwaitRun } from './walwait-process.js';
 
 export const TOKEN = 'walwait-test-token-0123456789abcdef';
 
@@ -43,21 +44,13 @@ export async function startServe(t: Test, opts: { args?: string[]; root?: string
   mkdirSync(archive, { recursive: true });
   const tokenFile = join(root, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  const run = runWalwait(['serve', '-a', archive, '--listen', '127.0.0.1:0', '--token-file', tokenFile, '--log-level', 'debug', ...(opts.args ?? [])], { cwd: root });
-  t.teardown(async () => {
-    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
-    await run.done;
-  });
-  // Up to the end of the line (text) or of the message (JSON): the port is complete.
-  const serving = /serving \S+ on (https?:\/\/127\.0\.0\.1:(\d+))["\n]/;
-  await run.logged(serving);
-  const m = serving.exec(run.stderr())!;
+  const { run, url, port } = await runServe(t, { archive, tokenFile, cwd: root, args: ['--log-level', 'debug', ...(opts.args ?? [])] });
   return {
     root,
     archive,
     tokenFile,
-    url: m[1]!,
-    port: Number(m[2]),
+    url,
+    port,
     run,
     put(name, bytes) {
       writeFileSync(join(archive, `.${name}.in`), bytes);

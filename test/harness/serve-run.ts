@@ -18,7 +18,8 @@ export async function runServe(t: Test, opts: { archive: string; tokenFile: stri
     if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     await run.done;
   });
-  const serving = /serving \S+ on (https?:\/\/127\.0\.0\.1:(\d+))\n/;
+  // Up to the end of the line (text) or of the message (JSON): the port is complete.
+  const serving = /serving \S+ on (https?:\/\/127\.0\.0\.1:(\d+))["\n]/;
   await run.logged(serving);
   const m = serving.exec(run.stderr());
   if (!m) throw new Error(`walwait serve did not say where it listens:\n${run.stderr()}`);

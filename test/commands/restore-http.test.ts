@@ -3,7 +3,7 @@
 // (test/harness/fake-serve.ts): it waits through every failure of the network or the server and
 // answers "not found" only for the protocol's "absent".
 import t from 'tap';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compressFile, CODECS, CODEC_EXTENSION } from '../../lib/archive/codecs.js';
 import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
@@ -22,10 +22,9 @@ async function setup(opts: { tls?: { key: string; cert: string } } = {}) {
   writeFileSync(tokenFile, `${TOKEN}\n`);
   const serve = await fakeServe({ archive: s.archive, token: TOKEN, ...(opts.tls ? { tls: opts.tls } : {}) });
   t.teardown(() => serve.close());
-  const leftovers = (): string[] => readdirSync(join(s.data, 'pg_wal')).filter((f) => f !== 'RECOVERYXLOG' && f !== 'walwait-state.json');
   /** walwait <name> pg_wal/RECOVERYXLOG -a <url> --token-file <file> ...extra */
   const fetch = (name: string, ...extra: string[]) => s.walwait(name, 'pg_wal/RECOVERYXLOG', '-a', serve.url, '--token-file', tokenFile, ...extra);
-  return { ...s, tokenFile, serve, fetch, leftovers };
+  return { ...s, tokenFile, serve, fetch };
 }
 
 const gets = (serve: FakeServe, name: string): number => serve.requests.filter((r) => r.method === 'GET' && r.url.startsWith(`/wal/${name}`)).length;

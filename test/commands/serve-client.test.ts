@@ -2,7 +2,7 @@
 // and the server agree on the protocol. The same cases against an in-test server, with failures
 // injected, are in restore-http.test.ts.
 import t, { type Test } from 'tap';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compressFile } from '../../lib/archive/codecs.js';
 import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
@@ -20,10 +20,9 @@ async function setup(t: Test, args: string[] = []) {
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const serve = await runServe(t, { archive: s.archive, tokenFile, cwd: s.root, args: ['--log-level', 'debug', ...args] });
   const fetch = (name: string, ...extra: string[]) => s.walwait(name, 'pg_wal/RECOVERYXLOG', '-a', serve.url, '--token-file', tokenFile, ...extra);
-  const leftovers = (): string[] => readdirSync(join(s.data, 'pg_wal')).filter((f) => f !== 'RECOVERYXLOG' && f !== 'walwait-state.json');
   /** How many times serve logged a GET of `name` answered with `status`. */
   const served = (name: string, status = 200): number => serve.run.stderr().split('\n').filter((l) => l.includes(`GET /wal/${name}`) && new RegExp(`\\b${status}\\b`).test(l)).length;
-  return { ...s, tokenFile, serve, fetch, leftovers, served };
+  return { ...s, tokenFile, serve, fetch, served };
 }
 
 t.test('segments and history files, plain and compressed, through the long poll', async (t) => {

@@ -1,7 +1,7 @@
 // A stand-in for a standby's data directory (real pg_control and PG_VERSION of PostgreSQL 18
 // from test/wal/fixtures) and an archive of crafted segments built from a real first page, for
 // tests that run walwait as PostgreSQL does without starting a server.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseWalName, segmentAfter as nextSegmentName, segmentStartLsn } from '../../lib/wal/names.js';
@@ -44,6 +44,8 @@ export interface FakeStandby {
   restore(name: string, ...extra: string[]): ReturnType<typeof runWalwait>;
   /** walwait ...args, in the data directory. */
   walwait(...args: string[]): ReturnType<typeof runWalwait>;
+  /** What a restore left in pg_wal besides RECOVERYXLOG and the state file (and its temporary while it is rewritten). */
+  leftovers(): string[];
 }
 
 const roots: string[] = [];
@@ -77,5 +79,6 @@ export function fakeStandby(opts: { conf?: string; signal?: 'recovery' | 'standb
     put,
     restore: (name, ...extra) => walwait(name, 'pg_wal/RECOVERYXLOG', '-a', archive, ...extra),
     walwait,
+    leftovers: () => readdirSync(join(data, 'pg_wal')).filter((f) => f !== 'RECOVERYXLOG' && !/^\.?walwait-state\.json/.test(f)),
   };
 }

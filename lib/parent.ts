@@ -40,3 +40,13 @@ export function watchParent(): () => boolean {
     return now === undefined || now === grandparent; // unreadable /proc: assume alive
   };
 }
+
+/** True while a process exists (EPERM: it does, it is another user's). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

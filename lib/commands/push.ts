@@ -17,6 +17,7 @@ import { CODECS, CODEC_EXTENSION, compressFile, splitCompressedName, withDecompr
 import { withArchiveLock } from '../archive/lock.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { Interrupted, WalwaitError, describeError, errnoCode } from '../errors.js';
+import { isAlive } from '../parent.js';
 import type { CommonOptions } from '../options.js';
 import { formatBytes, parseWalName, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE, parseLongPageHeader, type SegmentProblem as Problem } from '../wal/page-header.js';
@@ -313,14 +314,5 @@ async function removeDeadTemporaries(archive: string, name: WalName, ctx: RunCon
       () => ctx.log.info({ walfile: name.name, removed: entry }, `removed ${entry}, left by an interrupted push (pid ${pid})`),
       () => undefined,
     );
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
   }
 }

@@ -63,6 +63,7 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     log: ctx.log,
     failover: ctx.failover,
     beforeRename: () => throwIfAborted(ctx.signal),
+    identity: prefetch?.identity,
   });
   const onTransientError = (message: string): Promise<void> => recordState(dataDir, { lastError: { message, at: new Date().toISOString() } });
   const exit = await runLoop(step, () => new Waiter(watchDirs, pollMs, wake), ctx, onTransientError);

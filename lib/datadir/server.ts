@@ -14,13 +14,26 @@ export function signalledMode(dataDir: string): RecoveryMode | undefined {
   return undefined;
 }
 
-export async function postmasterPid(dataDir: string): Promise<number | undefined> {
+export interface Postmaster {
+  pid: number;
+  /** Line 3 of postmaster.pid: the start time in seconds since the epoch, as text. */
+  start: string;
+}
+
+/** postmaster.pid (line 1 pid, line 2 data directory, line 3 start time), or undefined when the server is not running. */
+export async function readPostmaster(dataDir: string): Promise<Postmaster | undefined> {
+  let lines: string[];
   try {
-    const pid = Number.parseInt((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0] ?? '', 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    lines = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
   } catch {
     return undefined;
   }
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  return Number.isInteger(pid) && pid > 0 ? { pid, start: (lines[2] ?? '').trim() } : undefined;
+}
+
+export async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  return (await readPostmaster(dataDir))?.pid;
 }
 
 /**

@@ -5,11 +5,13 @@
 import { DirectoryArchive } from '../archive/directory.js';
 import { FirstOf } from '../archive/first-of.js';
 import type { WalSource } from '../archive/source.js';
-import { readClusterIdentity } from '../datadir/identity.js';
+import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { describeError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { WalName } from '../wal/names.js';
-import { formatKey, isAlive, readKey, readPostmaster, writeKey } from './key.js';
+import { readPostmaster } from '../datadir/server.js';
+import { isAlive } from '../parent.js';
+import { formatKey, readKey, writeKey } from './key.js';
 import { launchWorker, type WorkerOptions } from './launch.js';
 import { spoolLocked } from './lock.js';
 import { isRecoveryTarget, makeSpoolDir, prune, spoolDirFor, stagedSegments, wipe, windowAfter, writeWanted } from './spool-dir.js';
@@ -26,6 +28,8 @@ export interface PrefetchRequest {
 export interface Prefetch {
   /** The spool, then the archive. */
   source: WalSource;
+  /** pg_control as read for the spool's key (readable, with a system identifier and segment size). */
+  identity: ClusterIdentity;
   /** After a successful restore: start a worker if the next segments are not staged and none runs. Never throws. */
   afterRestore(): Promise<void>;
 }
@@ -72,7 +76,7 @@ export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | und
         log.debug({ walfile: name.name, err: describeError(err) }, `prefetch worker not started: ${describeError(err)}`);
       }
     };
-    return { source: new FirstOf([new SpoolSource(spoolDir, log), req.archive]), afterRestore };
+    return { source: new FirstOf([new SpoolSource(spoolDir, log), req.archive]), identity, afterRestore };
   } catch (err) {
     return off(`the spool is not usable: ${describeError(err)}`);
   }

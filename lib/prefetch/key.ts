@@ -6,41 +6,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomically } from '../archive/atomic-file.js';
+import { readPostmaster } from '../datadir/server.js';
+import { isAlive } from '../parent.js';
 
 export const KEY_FILE = 'key';
-
-export interface Postmaster {
-  pid: number;
-  /** Line 3 of postmaster.pid: the start time in seconds since the epoch, as text. */
-  start: string;
-}
 
 export interface SpoolKey {
   systemId: string;
   postmasterPid: number;
   postmasterStart: string;
   timeline: number;
-}
-
-/** postmaster.pid (line 1 pid, line 2 data directory, line 3 start time), or undefined when the server is not running. */
-export async function readPostmaster(dataDir: string): Promise<Postmaster | undefined> {
-  let lines: string[];
-  try {
-    lines = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
-  } catch {
-    return undefined;
-  }
-  const pid = Number.parseInt(lines[0] ?? '', 10);
-  return Number.isInteger(pid) && pid > 0 ? { pid, start: (lines[2] ?? '').trim() } : undefined;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
-  }
 }
 
 /** One line, fields in a fixed order, so keys compare as text. */

@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeAtomically } from '../archive/atomic-file.js';
 import { segmentAfter } from '../wal/names.js';
-import { isAlive } from './key.js';
+import { isAlive } from '../parent.js';
 
 export const SPOOL_DIR_NAME = 'walwait-prefetch';
 export const WANTED_FILE = 'wanted';

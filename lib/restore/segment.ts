@@ -35,6 +35,8 @@ export interface SegmentRequest {
   log: Log;
   failover: AbortSignal | undefined; // SIGUSR1
   beforeRename: () => void;
+  /** pg_control as the caller already read it (--prefetch does), so it is not read twice. */
+  identity?: ClusterIdentity | undefined;
 }
 
 const STILL_WAITING_FIRST_MS = 60_000;
@@ -46,7 +48,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
   const notes = new RateLimitedLog(REPEAT_LOG_MS);
   const maxWait = new Deadline(req.maxWaitMs);
   const standbyWait = new Deadline(req.mode === 'standby' ? Math.max(1, req.standbyWaitMs) : 0);
-  let identity: ClusterIdentity | undefined;
+  let identity: ClusterIdentity | undefined = req.identity;
   let firstMiss: number | undefined;
   let announcedWait = false;
   let lastSize: number | undefined;

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { segmentsBetween } from '../archive/cleanup-plan.js';
 import type { ClusterIdentity } from '../datadir/identity.js';
 import { postmasterPid, signalledMode } from '../datadir/server.js';
+import { isAlive } from '../parent.js';
 import { parseWalwaitCommand } from '../datadir/restore-command.js';
 import { readServerSetting } from '../datadir/settings.js';
 import { isArchiveUrl } from '../options.js';
@@ -67,15 +68,6 @@ export interface StandbyView {
   lag: Lag | null;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, another user's
-  }
-}
-
 const seconds = (from: string, now: Date): number => Math.max(0, (now.getTime() - Date.parse(from)) / 1000);
 
 /**
@@ -112,11 +104,11 @@ export async function readStandbyView(dataDir: string, identity: ClusterIdentity
     segSize: identity.segSize ?? null,
     recoveryMode: signalledMode(dataDir) ?? null,
     postmasterPid: pid ?? null,
-    serverRunning: pid !== undefined && alive(pid),
+    serverRunning: pid !== undefined && isAlive(pid),
     stateFile: join(dataDir, STATE_FILE),
     stateUpdated: state?.updated ?? null,
     lastRestored: last ? { file: last.file, at: last.at, ageSeconds: seconds(last.at, now), bytes: last.bytes, waitedSeconds: last.waitedSeconds, codec: last.codec ?? null } : null,
-    waiting: waiting ? { file: waiting.file, since: waiting.since, seconds: seconds(waiting.since, now), pid: waiting.pid, running: alive(waiting.pid) } : null,
+    waiting: waiting ? { file: waiting.file, since: waiting.since, seconds: seconds(waiting.since, now), pid: waiting.pid, running: isAlive(waiting.pid) } : null,
     trigger,
     lastTrigger: state?.trigger ?? null,
     partialUsed: state?.partialUsed ?? null,

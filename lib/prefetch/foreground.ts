@@ -49,14 +49,15 @@ export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | und
     if (identity.systemId === undefined || identity.segSize === undefined) return off('global/pg_control is not readable');
     const segSize = identity.segSize;
     const spoolDir = spoolDirFor(options.dataDir, options.target);
-    const key = formatKey({ systemId: identity.systemId.toString(), postmasterPid: postmaster.pid, postmasterStart: postmaster.start, timeline: name.timeline });
+    const key = formatKey({ systemId: identity.systemId.toString(), postmasterPid: postmaster.pid, postmasterStart: postmaster.start, timeline: name.timeline, trigger: options.trigger ?? '' });
+    if (!key) return off('the trigger path holds a line break');
     await makeSpoolDir(spoolDir);
     const old = await readKey(spoolDir);
     if (old !== key) {
       // Another run of the server, another cluster or another timeline: nothing staged is ours.
       await wipe(spoolDir);
       await writeKey(spoolDir, key);
-      if (old !== undefined) log.debug({ walfile: name.name }, `discarded the prefetch spool of an earlier recovery or timeline (${old.trim()})`);
+      if (old !== undefined) log.debug({ walfile: name.name }, `discarded the prefetch spool of an earlier recovery or timeline (${old.trim().replaceAll('\n', ', ')})`);
     }
     await prune(spoolDir, name.name); // PostgreSQL has moved past these
     await writeWanted(spoolDir, name.name); // a running worker moves its window on at once

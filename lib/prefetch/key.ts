@@ -3,6 +3,11 @@
 // and start time from postmaster.pid: a restart, a crash or a rebuilt standby gives a new key) and
 // the timeline being requested (a timeline switch leaves the staged names useless). Anything
 // under another key is discarded before the spool is used.
+//
+// The key is also what bin/walwait's shell part reads (with `read`, no process started) before it
+// serves a staged segment without starting Node: so it is lines of name=value, and the first
+// three are the ones that part compares: the postmaster's pid and start time, and the trigger
+// file (while it exists, Node decides). Keys compare as text.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomically } from '../archive/atomic-file.js';
@@ -16,11 +21,27 @@ export interface SpoolKey {
   postmasterPid: number;
   postmasterStart: string;
   timeline: number;
+  /** The restore command's trigger file (absolute), '' for none. */
+  trigger: string;
 }
 
-/** One line, fields in a fixed order, so keys compare as text. */
-export function formatKey(key: SpoolKey): string {
-  return `${JSON.stringify({ systemId: key.systemId, postmasterPid: key.postmasterPid, postmasterStart: key.postmasterStart, timeline: key.timeline })}\n`;
+const LINES = ['postmaster_pid', 'postmaster_start', 'trigger', 'system_identifier', 'timeline'] as const;
+
+/** Fields in a fixed order, one per line. A field holding a line break cannot be a key (undefined). */
+export function formatKey(key: SpoolKey): string | undefined {
+  const values = [String(key.postmasterPid), key.postmasterStart, key.trigger, key.systemId, String(key.timeline)];
+  if (values.some((v) => /[\r\n]/.test(v))) return undefined;
+  return LINES.map((name, i) => `${name}=${values[i]}\n`).join('');
+}
+
+export function parseKey(text: string): SpoolKey | undefined {
+  const fields = new Map(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const pid = Number(fields.get('postmaster_pid'));
+  const timeline = Number(fields.get('timeline'));
+  const start = fields.get('postmaster_start');
+  const systemId = fields.get('system_identifier');
+  if (!Number.isInteger(pid) || !Number.isInteger(timeline) || start === undefined || systemId === undefined) return undefined;
+  return { postmasterPid: pid, postmasterStart: start, trigger: fields.get('trigger') ?? '', systemId, timeline };
 }
 
 export async function readKey(spoolDir: string): Promise<string | undefined> {

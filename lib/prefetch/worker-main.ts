@@ -9,7 +9,7 @@ import { openSources } from '../archive/open-sources.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { describeError, EXIT } from '../errors.js';
 import { createLog } from '../log.js';
-import { readKey, type SpoolKey } from './key.js';
+import { parseKey, readKey } from './key.js';
 import { WORKER_OPTIONS_ENV, type WorkerOptions } from './launch.js';
 import { takeSpoolLock } from './lock.js';
 import { readWanted, removeDeadTemporaries, wipe, wipeSync } from './spool-dir.js';
@@ -42,11 +42,11 @@ export async function prefetchWorker(argv: string[]): Promise<number> {
     }
     const keyText = await readKey(spoolDir);
     const identity = await readClusterIdentity(options.dataDir);
-    if (!keyText || identity.systemId === undefined || identity.segSize === undefined) {
+    const key = keyText === undefined ? undefined : parseKey(keyText);
+    if (!keyText || !key || identity.systemId === undefined || identity.segSize === undefined) {
       log.info('prefetch worker: no spool key or no readable pg_control, nothing to do');
       return EXIT.restored;
     }
-    const key = JSON.parse(keyText) as SpoolKey;
     await removeDeadTemporaries(spoolDir);
     // The same sources the restore command read (downloads staged in the spool: same filesystem).
     const { source } = await openSources(options, spoolDir, controller.signal);

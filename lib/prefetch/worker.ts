@@ -7,6 +7,12 @@
 // and after IDLE_MS with a full spool that nobody takes from (replay paused or delayed, or a
 // standby that streams now); in the last three cases it empties the spool, which nobody will use.
 //
+// PostgreSQL takes a staged segment in one of two ways: through a restore command that started
+// Node (which writes "wanted" first), or through bin/walwait's shell part, which renames it to %p
+// without starting Node and writes nothing. A staged segment that is gone is therefore taken: the
+// worker moves its window past it and notes it in the state file (walwait status), as the
+// restore command would have.
+//
 // Staged files are not fsync'd: a rename publishes only a complete file to every reader while the
 // system runs, and after a crash the server restarts with another postmaster pid and start time,
 // so the key no longer matches and the whole spool is discarded before anything in it is served.
@@ -15,6 +21,7 @@ import { join } from 'node:path';
 import type { WalSource } from '../archive/source.js';
 import type { ClusterIdentity } from '../datadir/identity.js';
 import { signalledMode } from '../datadir/server.js';
+import { recordState } from '../datadir/state.js';
 import { describeError } from '../errors.js';
 import type { Log } from '../log.js';
 import { readHead, throwIfUnusable, UnusableSegment } from '../restore/unusable.js';
@@ -61,6 +68,9 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
   let staged = 0;
   let idleSince: number | undefined;
   const result = (reason: string, discard = false): WorkerResult => ({ reason, staged, discard });
+  /** The staged segments at the last look (whoever staged them), less what the worker pruned itself. */
+  let known: Set<string> | undefined;
+  const taking = new TakenSegments(req);
   try {
     for (;;) {
       if (req.signal.aborted) return result('stopped');
@@ -69,12 +79,15 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
       const gone = await postmasterGone(req.dataDir, req.key);
       if (gone) return result(gone, true);
       if (signalledMode(req.dataDir) === undefined) return result('the server has left recovery (no recovery.signal or standby.signal)', true);
-      const wanted = await readWanted(spoolDir);
+      const present = await stagedSegments(spoolDir);
+      if (known) await taking.note([...known].filter((n) => !present.includes(n)), await readWanted(spoolDir));
+      const wanted = await taking.wanted();
       if (!wanted || parseWalName(wanted)?.timeline !== req.key.timeline) return result('no segment on this timeline was asked for');
 
       const window = windowAfter(wanted, req.depth, req.identity.segSize);
-      await prune(spoolDir, wanted, window[window.length - 1]);
-      const have = new Set(await stagedSegments(spoolDir));
+      const pruned = await prune(spoolDir, wanted, window[window.length - 1]);
+      const have = new Set(present.filter((n) => !pruned.includes(n)));
+      known = have;
       const next = window.find((n) => !have.has(n));
       if (!next) {
         if (idleSince === undefined) {
@@ -95,9 +108,12 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
         continue;
       }
       idleSince = undefined;
-      const outcome = await stageOne(req, parseWalName(next)!);
+      const outcome = await stageOne(req, parseWalName(next)!, () => taking.wanted());
       if (typeof outcome === 'string') return result(outcome);
-      if (outcome) staged++;
+      if (outcome) {
+        staged++;
+        known.add(next);
+      }
     }
   } catch (err) {
     if (err instanceof KeyChanged) return result('the spool now belongs to another recovery or timeline');
@@ -107,8 +123,32 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
   }
 }
 
+/** The segment PostgreSQL asked for last: the "wanted" file, or a later segment it took from the spool. */
+class TakenSegments {
+  private last: string | undefined;
+
+  constructor(private readonly req: WorkerRequest) {}
+
+  async wanted(): Promise<string | undefined> {
+    const written = await readWanted(this.req.spoolDir);
+    return written !== undefined && (this.last === undefined || written > this.last) ? written : this.last;
+  }
+
+  /** `gone`: staged segments no longer in the spool. Past what a restore command asked for, they went through the shell part. */
+  async note(gone: string[], written: string | undefined): Promise<void> {
+    for (const name of gone.sort()) {
+      if (this.last !== undefined && name <= this.last) continue;
+      this.last = name;
+      if (written !== undefined && name <= written) continue; // a restore command served it, and said so
+      this.req.log.debug({ walfile: name }, `PostgreSQL took ${name} from the spool (served by bin/walwait's shell part)`);
+      const bytes = this.req.identity.segSize;
+      await recordState(this.req.dataDir, { lastRestored: { file: name, at: new Date().toISOString(), bytes, waitedSeconds: 0, codec: undefined } });
+    }
+  }
+}
+
 /** Stage `name` into the spool: true once staged, false if it was asked for meanwhile, or why staging stops here. */
-async function stageOne(req: WorkerRequest, name: WalName): Promise<boolean | string> {
+async function stageOne(req: WorkerRequest, name: WalName, currentWanted: () => Promise<string | undefined>): Promise<boolean | string> {
   const { source, identity, spoolDir, log } = req;
   const started = Date.now();
   const stored = await source.find(name.name, LONG_PAGE_HEADER_SIZE, { waitMs: 0, signal: req.signal });
@@ -121,7 +161,7 @@ async function stageOne(req: WorkerRequest, name: WalName): Promise<boolean | st
   const dest = join(spoolDir, name.name);
   const stillWanted = async (): Promise<boolean> => {
     if ((await readKey(spoolDir)) !== req.keyText) throw new KeyChanged();
-    const wanted = await readWanted(spoolDir);
+    const wanted = await currentWanted();
     return wanted !== undefined && name.name > wanted; // asked for meanwhile: the restore got it from the archive
   };
   let bytes: number;

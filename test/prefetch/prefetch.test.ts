@@ -2,13 +2,13 @@
 // directory), with a stand-in postmaster (a `sleep` whose pid is in postmaster.pid): what gets
 // staged, what gets served, when the spool is discarded and when the worker goes away.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CODEC_EXTENSION, compressFile } from '../../lib/archive/codecs.js';
 import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes, type FakeStandby } from '../harness/fake-datadir.js';
 import { waitUntil } from '../harness/util.js';
-import { runWalwait, walwaitProcesses } from '../harness/walwait-process.js';
+import { WALWAIT_BIN, runWalwait, walwaitProcesses } from '../harness/walwait-process.js';
 
 t.setTimeout(180_000);
 
@@ -116,7 +116,7 @@ t.test('a spool from an earlier run, another cluster or server start is discarde
   const s = standby();
   s.put(seg(0), bytesOf(seg(0)));
   // An earlier server's spool, holding a good-looking copy of the very segment asked for.
-  s.put('key', Buffer.from('{"systemId":"1","postmasterPid":1,"postmasterStart":"1","timeline":1}\n'), ensureDir(s.spool));
+  s.put('key', Buffer.from('postmaster_pid=1\npostmaster_start=1\ntrigger=\nsystem_identifier=1\ntimeline=1\n'), ensureDir(s.spool));
   s.put(seg(0), otherBytesOf(seg(0)), s.spool);
   s.put(seg(7), bytesOf(seg(7)), s.spool);
   const r = await s.run(seg(0), '--prefetch', '2').done;
@@ -124,7 +124,7 @@ t.test('a spool from an earlier run, another cluster or server start is discarde
   t.ok(readFileSync(s.target).equals(bytesOf(seg(0))), 'the archived copy is served, not the stale one');
   t.same(s.staged(), [], 'the stale spool is gone');
   t.match(r.stderr, /discarded the prefetch spool of an earlier recovery/);
-  t.match(readFileSync(join(s.spool, 'key'), 'utf8'), `"postmasterPid":${s.postmaster.pid}`, 'keyed to this server');
+  t.match(readFileSync(join(s.spool, 'key'), 'utf8'), `postmaster_pid=${s.postmaster.pid}\n`, 'keyed to this server');
 
   // Same cluster, but the server was restarted since the spool was filled.
   s.put(seg(1), bytesOf(seg(1)));
@@ -134,7 +134,7 @@ t.test('a spool from an earlier run, another cluster or server start is discarde
   const after = await s.run(seg(1), '--prefetch', '2').done;
   t.equal(after.code, 0, after.stderr);
   t.ok(readFileSync(s.target).equals(bytesOf(seg(1))), 'after a restart the spool is not trusted');
-  t.match(readFileSync(join(s.spool, 'key'), 'utf8'), `"postmasterPid":${s.postmaster.pid}`);
+  t.match(readFileSync(join(s.spool, 'key'), 'utf8'), `postmaster_pid=${s.postmaster.pid}\n`);
 });
 
 function ensureDir(dir: string): string {
@@ -263,6 +263,35 @@ t.test('the worker moves on as PostgreSQL takes segments, and goes on a signal',
   t.same(s.staged(), [], 'spool emptied');
 });
 
+t.test('segments that bin/walwait\'s shell part takes without Node move the worker on too, and are noted for walwait status', async (t) => {
+  const s = standby();
+  for (let i = 0; i < 8; i++) s.put(seg(i), bytesOf(seg(i)));
+  t.equal((await s.run(seg(0), '--prefetch', '2').done).code, 0);
+  await waitFor(() => s.staged().length === 2, 'a full spool');
+  const [worker] = s.workers();
+  for (let i = 1; i < 5; i++) {
+    // As PostgreSQL runs restore_command: sh -c in the data directory, so the shell part runs first.
+    const r = spawnSync('/bin/sh', ['-c', `${WALWAIT_BIN} ${seg(i)} pg_wal/RECOVERYXLOG -a ${s.archive} --prefetch 2`], { cwd: s.data, encoding: 'utf8' });
+    t.equal(r.status, 0, r.stderr);
+    t.equal(r.stderr, '', `${seg(i)}: no Node, so no log line`);
+    t.ok(readFileSync(s.target).equals(bytesOf(seg(i))), `${seg(i)} at %p`);
+    await waitFor(() => s.staged().join() === [seg(i + 1), seg(i + 2)].join(), `${seg(i + 1)} and ${seg(i + 2)} staged`);
+  }
+  t.same(s.workers(), [worker], 'one worker did all of it');
+  t.match(s.workerLog(), `PostgreSQL took ${seg(4)} from the spool`);
+  await waitFor(() => readState()?.lastRestored?.file === seg(4), 'the state file to name the last segment taken');
+  process.kill(worker!, 'SIGTERM');
+  await waitFor(() => s.workers().length === 0, 'the worker to exit on SIGTERM', 5_000);
+
+  function readState(): { lastRestored?: { file: string } } | undefined {
+    try {
+      return JSON.parse(readFileSync(join(s.data, 'pg_wal', 'walwait-state.json'), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+});
+
 t.test('concurrent restores never run two workers', async (t) => {
   const s = standby();
   for (let i = 0; i < 10; i++) s.put(seg(i), bytesOf(seg(i)));
@@ -290,7 +319,7 @@ t.test('asking for another timeline discards what was staged for the old one', a
   const r = await s.run(onTimeline(2, seg(1)), '--prefetch', '3').done;
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /discarded the prefetch spool/);
-  t.match(readFileSync(join(s.spool, 'key'), 'utf8'), '"timeline":2');
+  t.match(readFileSync(join(s.spool, 'key'), 'utf8'), '\ntimeline=2\n');
   await waitFor(() => s.workers().length === 0 && s.staged().length === 2, 'timeline 2 staged');
   t.same(s.staged(), [onTimeline(2, seg(2)), onTimeline(2, seg(3))], 'only timeline 2 segments in the spool');
 });

@@ -1,0 +1,105 @@
+// bin/walwait's shell part, run as PostgreSQL runs restore_command (sh -c, the data directory as
+// cwd): a segment staged in the spool under the running postmaster's key is renamed to %p without
+// starting Node; in every other case Node runs. A `node` first on PATH that only leaves a mark
+// tells which happened. The spool and its key are made here as the worker and the restore
+// command make them (formatKey), with a stand-in postmaster (a `sleep`).
+import t from 'tap';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatKey } from '../../lib/prefetch/key.js';
+import { FACTS, SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js';
+import { WALWAIT_BIN } from '../harness/walwait-process.js';
+
+const postmasters: ChildProcess[] = [];
+t.teardown(() => {
+  for (const p of postmasters) p.kill('SIGKILL');
+});
+
+interface Case {
+  data: string;
+  spool: string;
+  target: string;
+  /** The trigger file named in the key (not created). */
+  trigger: string;
+  /** Runs `walwait <args>` through sh in the data directory: its exit status and whether Node started. */
+  run(args: string): { code: number | null; node: boolean };
+}
+
+function setUp(opts: { withTrigger?: boolean; key?: (k: Parameters<typeof formatKey>[0]) => Parameters<typeof formatKey>[0] } = {}): Case {
+  const s = fakeStandby();
+  const postmaster = spawn('sleep', ['1000'], { stdio: 'ignore' });
+  postmasters.push(postmaster);
+  const start = String(Math.floor(Date.now() / 1000));
+  writeFileSync(join(s.data, 'postmaster.pid'), `${postmaster.pid}\n${s.data}\n${start}\n5432\n/tmp\n\n  5432001         0\nready\n`);
+  const spool = join(s.data, 'pg_wal', 'walwait-prefetch');
+  mkdirSync(spool);
+  const trigger = join(s.root, 'walwait.trigger');
+  const key = { systemId: FACTS.systemId, postmasterPid: postmaster.pid!, postmasterStart: start, timeline: 1, trigger: opts.withTrigger ? trigger : '' };
+  writeFileSync(join(spool, 'key'), formatKey(opts.key ? opts.key(key) : key)!);
+  writeFileSync(join(spool, SEGMENT), segmentBytes({ name: SEGMENT }));
+  const fakeBin = join(s.root, 'fake-bin');
+  mkdirSync(fakeBin);
+  const mark = join(s.root, 'node-started');
+  writeFileSync(join(fakeBin, 'node'), `#!/bin/sh\ntouch '${mark}'\nexit 99\n`);
+  chmodSync(join(fakeBin, 'node'), 0o755);
+  return {
+    data: s.data,
+    spool,
+    target: s.target,
+    trigger,
+    run: (args) => {
+      rmSync(mark, { force: true });
+      const r = spawnSync('/bin/sh', ['-c', `${WALWAIT_BIN} ${args}`], { cwd: s.data, env: { PATH: `${fakeBin}:/usr/bin:/bin` }, stdio: 'ignore' });
+      return { code: r.status, node: existsSync(mark) };
+    },
+  };
+}
+
+const staged = (c: Case): boolean => existsSync(join(c.spool, SEGMENT));
+
+t.test('a staged segment under the running postmaster\'s key is renamed to %p, without Node', async (t) => {
+  for (const args of [`${SEGMENT} pg_wal/RECOVERYXLOG -a /archive --prefetch 4`, `--prefetch=4 -a /archive restore ${SEGMENT} pg_wal/RECOVERYXLOG`]) {
+    const c = setUp();
+    t.same(c.run(args), { code: 0, node: false }, args);
+    t.ok(readFileSync(c.target).equals(segmentBytes({ name: SEGMENT })), 'the staged bytes are at %p');
+    t.notOk(staged(c), 'and no longer in the spool');
+  }
+});
+
+t.test('a trigger file named in the key: Node decides while it exists', async (t) => {
+  const c = setUp({ withTrigger: true });
+  t.same(c.run(`${SEGMENT} pg_wal/RECOVERYXLOG`), { code: 0, node: false }, 'served while the trigger file does not exist');
+  const d = setUp({ withTrigger: true });
+  writeFileSync(d.trigger, 'fast\n');
+  t.same(d.run(`${SEGMENT} pg_wal/RECOVERYXLOG`), { code: 99, node: true }, 'Node runs once it exists');
+  t.ok(staged(d), 'nothing was taken from the spool');
+});
+
+t.test('Node runs whenever the shell part cannot be sure', async (t) => {
+  const other = (k: Parameters<typeof formatKey>[0]) => ({ ...k, postmasterStart: String(Number(k.postmasterStart) - 60) });
+  const cases: [string, () => Case, string][] = [
+    ['the key is for another start of the server', () => setUp({ key: other }), `${SEGMENT} pg_wal/RECOVERYXLOG`],
+    ['the key is for another postmaster', () => setUp({ key: (k) => ({ ...k, postmasterPid: k.postmasterPid + 1 }) }), `${SEGMENT} pg_wal/RECOVERYXLOG`],
+    ['%p is not pg_wal/RECOVERYXLOG (pg_rewind)', () => setUp(), `${SEGMENT} pg_wal/RECOVERYXLOG.rewind`],
+    ['the segment is not staged', () => setUp(), `${SEGMENT.slice(0, 23)}F pg_wal/RECOVERYXLOG`],
+    ['%f is not a segment name', () => setUp(), `../walwait-prefetch/${SEGMENT} pg_wal/RECOVERYXLOG`],
+    ['%f is a history file', () => setUp(), `00000002.history pg_wal/RECOVERYXLOG`],
+  ];
+  for (const [what, make, args] of cases) {
+    const c = make();
+    t.same(c.run(args), { code: 99, node: true }, what);
+    t.ok(staged(c), `${what}: nothing taken from the spool`);
+  }
+  const noKey = setUp();
+  rmSync(join(noKey.spool, 'key'));
+  t.same(noKey.run(`${SEGMENT} pg_wal/RECOVERYXLOG`), { code: 99, node: true }, 'no key');
+  const noServer = setUp();
+  rmSync(join(noServer.data, 'postmaster.pid'));
+  t.same(noServer.run(`${SEGMENT} pg_wal/RECOVERYXLOG`), { code: 99, node: true }, 'no postmaster.pid');
+  const dead = setUp();
+  postmasters.at(-1)!.kill('SIGKILL');
+  await new Promise((resolve) => postmasters.at(-1)!.once('exit', resolve));
+  t.same(dead.run(`${SEGMENT} pg_wal/RECOVERYXLOG`), { code: 99, node: true }, 'the postmaster in postmaster.pid is gone');
+  t.ok(staged(dead));
+});

@@ -1,7 +1,7 @@
 // Files appear under their final name only when complete: write to a temporary name in the
 // same directory, then rename. Temporary files are tracked so a signal handler can remove them.
 import { constants } from 'node:fs';
-import { copyFile, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 const temporaries = new Set<string>();
@@ -46,6 +46,12 @@ export interface AtomicWriteOptions {
   beforeRename?: () => void;
   /** Wraps the rename, e.g. to do it under a lock after a last check; throw to abandon. */
   publish?: (rename: () => Promise<void>) => Promise<void>;
+  /**
+   * Create the (empty) temporary file before `produce` runs, so that whoever waits for `dest`
+   * sees it on its way from the start, also while a whole-buffer decompression has written
+   * nothing yet (bin/walwait's shell part waits for a segment the prefetch worker is staging).
+   */
+  announce?: boolean;
 }
 
 /** Let `produce` write a temporary file, then rename it to `dest`. Returns the size written. */
@@ -53,6 +59,7 @@ export async function writeAtomically(dest: string, produce: (tmpPath: string) =
   const tmp = temporaryNameFor(dest);
   temporaries.add(tmp);
   try {
+    if (opts.announce) await writeFile(tmp, '', { mode: 0o600 });
     await produce(tmp);
     const { size } = await stat(tmp);
     if (opts.expectSize !== undefined && size !== opts.expectSize) throw new SizeMismatchError(opts.expectSize, size);

@@ -48,6 +48,7 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
   const dataDir = opts.dataDir ?? process.cwd();
   // --prefetch: the spool is looked at first; loaded only when asked for (start-up time).
   const prefetch = opts.prefetch > 0 ? await (await import('../prefetch/foreground.js')).openPrefetch({ name, options: { ...opts, dataDir }, archive, log: ctx.log }) : undefined;
+  await prefetch?.startWorker({ onlyLocal: true }); // it starts up while this segment is copied
   const step = segmentStep({
     name,
     target: opts.target,
@@ -67,7 +68,7 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
   });
   const onTransientError = (message: string): Promise<void> => recordState(dataDir, { lastError: { message, at: new Date().toISOString() } });
   const exit = await runLoop(step, () => new Waiter(watchDirs, pollMs, wake), ctx, onTransientError);
-  if (exit === EXIT.restored) await prefetch?.afterRestore(); // never throws
+  if (exit === EXIT.restored) await prefetch?.startWorker(); // never throws
   return exit;
 }
 

@@ -30,8 +30,12 @@ export interface Prefetch {
   source: WalSource;
   /** pg_control as read for the spool's key (readable, with a system identifier and segment size). */
   identity: ClusterIdentity;
-  /** After a successful restore: start a worker if the next segments are not staged and none runs. Never throws. */
-  afterRestore(): Promise<void>;
+  /**
+   * Start a worker if the next segments are not staged and none runs. Never throws. Called before
+   * the restore when the archive is a local directory (the worker starts up while this segment is
+   * copied), and after a successful one.
+   */
+  startWorker(opts?: { onlyLocal?: boolean }): Promise<void>;
 }
 
 /** The spool for this call, or undefined when prefetch does not apply (said at debug). */
@@ -62,7 +66,9 @@ export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | und
     await prune(spoolDir, name.name); // PostgreSQL has moved past these
     await writeWanted(spoolDir, name.name); // a running worker moves its window on at once
 
-    const afterRestore = async (): Promise<void> => {
+    let launched = false; // by this call: it may not hold the lock yet
+    const startWorker = async (opts: { onlyLocal?: boolean } = {}): Promise<void> => {
+      if (launched || (opts.onlyLocal && !(req.archive instanceof DirectoryArchive))) return;
       try {
         const staged = new Set(await stagedSegments(spoolDir));
         const missing = windowAfter(name.name, options.prefetch, segSize).find((n) => !staged.has(n));
@@ -72,12 +78,13 @@ export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | und
         // (a process per segment) on a standby that has caught up. Other sources: the worker looks.
         if (req.archive instanceof DirectoryArchive && !(await req.archive.find(missing, 0))) return;
         const pid = launchWorker(spoolDir, options);
+        launched = true;
         log.debug({ walfile: name.name, worker: pid }, `started prefetch worker ${pid ?? '?'} to stage the next ${options.prefetch} segments (log in ${spoolDir}/worker.log)`);
       } catch (err) {
         log.debug({ walfile: name.name, err: describeError(err) }, `prefetch worker not started: ${describeError(err)}`);
       }
     };
-    return { source: new FirstOf([new SpoolSource(spoolDir, log), req.archive]), identity, afterRestore };
+    return { source: new FirstOf([new SpoolSource(spoolDir, log), req.archive]), identity, startWorker };
   } catch (err) {
     return off(`the spool is not usable: ${describeError(err)}`);
   }

@@ -167,6 +167,7 @@ async function stageOne(req: WorkerRequest, name: WalName, currentWanted: () => 
   let bytes: number;
   try {
     bytes = await source.restore(stored, dest, {
+      announce: true, // bin/walwait's shell part waits for a segment on its way instead of starting Node
       expectSize: stored.codec ? undefined : stored.size,
       // Whatever the source said, the decompressed/copied file itself must be a complete segment of this cluster.
       check: async (tmp) => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), identity)),

@@ -5,7 +5,7 @@
 // command make them (formatKey), with a stand-in postmaster (a `sleep`).
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatKey } from '../../lib/prefetch/key.js';
 import { FACTS, SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js';
@@ -102,4 +102,28 @@ t.test('Node runs whenever the shell part cannot be sure', async (t) => {
   await new Promise((resolve) => postmasters.at(-1)!.once('exit', resolve));
   t.same(dead.run(`${SEGMENT} pg_wal/RECOVERYXLOG`), { code: 99, node: true }, 'the postmaster in postmaster.pid is gone');
   t.ok(staged(dead));
+});
+
+t.test('a segment the worker is writing now is waited for, while that process lives', async (t) => {
+  const c = setUp();
+  const bytes = readFileSync(join(c.spool, SEGMENT));
+  rmSync(join(c.spool, SEGMENT));
+  // The worker's temporary file (announced: there before the segment is decompressed), its pid a live process.
+  const writer = spawn('sleep', ['1000'], { stdio: 'ignore' });
+  postmasters.push(writer);
+  const tmp = join(c.spool, `.${SEGMENT}.walwait-${writer.pid}.tmp`);
+  writeFileSync(tmp, '');
+  const run = spawn('/bin/sh', ['-c', `${WALWAIT_BIN} ${SEGMENT} pg_wal/RECOVERYXLOG`], { cwd: c.data, env: { PATH: `${join(c.data, '..', 'fake-bin')}:/usr/bin:/bin` }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, join(c.spool, SEGMENT)); // staged: before or while the shell part waits, it is served
+  t.equal(await exited, 0, 'served without Node');
+  t.ok(readFileSync(c.target).equals(bytes));
+
+  const d = setUp();
+  rmSync(join(d.spool, SEGMENT));
+  const gone = spawn('true');
+  await new Promise((resolve) => gone.once('exit', resolve));
+  writeFileSync(join(d.spool, `.${SEGMENT}.walwait-${gone.pid}.tmp`), '');
+  t.same(d.run(`${SEGMENT} pg_wal/RECOVERYXLOG`), { code: 99, node: true }, 'the temporary of a process that is gone: Node at once');
 });

@@ -1,0 +1,47 @@
+// Files appear under their final name only when complete; with `announce` the temporary file is
+// there from the start (what bin/walwait's shell part waits on while the prefetch worker stages).
+import t from 'tap';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { temporaryNameFor, writeAtomically } from '../../lib/archive/atomic-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'walwait-atomic-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+t.test('the final name appears only once the file is complete', async (t) => {
+  const dest = join(dir, 'a');
+  const size = await writeAtomically(dest, async (tmp) => {
+    writeFileSync(tmp, 'half');
+    t.notOk(existsSync(dest), 'not under its final name while being written');
+    writeFileSync(tmp, 'whole file');
+  });
+  t.equal(size, 10);
+  t.equal(readFileSync(dest, 'utf8'), 'whole file');
+  t.notOk(existsSync(temporaryNameFor(dest)), 'no temporary left');
+});
+
+t.test('announce: the temporary file exists before anything is produced', async (t) => {
+  const dest = join(dir, 'b');
+  let seen: boolean | undefined;
+  await writeAtomically(dest, async (tmp) => {
+    seen = existsSync(tmp);
+    writeFileSync(tmp, 'x');
+  }, { announce: true });
+  t.equal(seen, true);
+  let plain: boolean | undefined;
+  await writeAtomically(join(dir, 'c'), async (tmp) => {
+    plain = existsSync(tmp);
+    writeFileSync(tmp, 'x');
+  });
+  t.equal(plain, false, 'not without it');
+});
+
+t.test('a failure leaves neither the final name nor the temporary, announced or not', async (t) => {
+  for (const announce of [false, true]) {
+    const dest = join(dir, `fail-${announce}`);
+    await t.rejects(writeAtomically(dest, async (tmp) => writeFileSync(tmp, 'short'), { announce, expectSize: 100 }));
+    t.notOk(existsSync(dest));
+  }
+  t.same(readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+});

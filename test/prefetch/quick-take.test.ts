@@ -22,8 +22,9 @@ interface Case {
   target: string;
   /** The trigger file named in the key (not created). */
   trigger: string;
-  /** Runs `walwait <args>` through sh in the data directory: its exit status and whether Node started. */
-  run(args: string): { code: number | null; node: boolean };
+  /** Runs `walwait <args>` through sh in the data directory (the script itself by `interpreter`, default its #!/bin/sh): its exit status and whether Node started. */
+  run(args: string, interpreter?: string): { code: number | null; node: boolean };
+  fakeBin: string;
 }
 
 function setUp(opts: { withTrigger?: boolean; key?: (k: Parameters<typeof formatKey>[0]) => Parameters<typeof formatKey>[0] } = {}): Case {
@@ -48,9 +49,10 @@ function setUp(opts: { withTrigger?: boolean; key?: (k: Parameters<typeof format
     spool,
     target: s.target,
     trigger,
-    run: (args) => {
+    fakeBin,
+    run: (args, interpreter) => {
       rmSync(mark, { force: true });
-      const r = spawnSync('/bin/sh', ['-c', `${WALWAIT_BIN} ${args}`], { cwd: s.data, env: { PATH: `${fakeBin}:/usr/bin:/bin` }, stdio: 'ignore' });
+      const r = spawnSync('/bin/sh', ['-c', `${interpreter ? `${interpreter} ` : ''}${WALWAIT_BIN} ${args}`], { cwd: s.data, env: { PATH: `${fakeBin}:/usr/bin:/bin` }, stdio: 'ignore' });
       return { code: r.status, node: existsSync(mark) };
     },
   };
@@ -58,12 +60,28 @@ function setUp(opts: { withTrigger?: boolean; key?: (k: Parameters<typeof format
 
 const staged = (c: Case): boolean => existsSync(join(c.spool, SEGMENT));
 
+// /bin/sh is dash on Debian and bash on RHEL-like systems: the script must mean the same to both.
+const interpreters = ['/bin/sh', ...(existsSync('/bin/bash') ? ['/bin/bash'] : [])];
+
 t.test('a staged segment under the running postmaster\'s key is renamed to %p, without Node', async (t) => {
-  for (const args of [`${SEGMENT} pg_wal/RECOVERYXLOG -a /archive --prefetch 4`, `--prefetch=4 -a /archive restore ${SEGMENT} pg_wal/RECOVERYXLOG`]) {
-    const c = setUp();
-    t.same(c.run(args), { code: 0, node: false }, args);
-    t.ok(readFileSync(c.target).equals(segmentBytes({ name: SEGMENT })), 'the staged bytes are at %p');
-    t.notOk(staged(c), 'and no longer in the spool');
+  for (const sh of interpreters) {
+    for (const args of [`${SEGMENT} pg_wal/RECOVERYXLOG -a /archive --prefetch 4`, `--prefetch=4 -a /archive restore ${SEGMENT} pg_wal/RECOVERYXLOG`]) {
+      const c = setUp();
+      t.same(c.run(args, sh), { code: 0, node: false }, `${sh}: ${args}`);
+      t.ok(readFileSync(c.target).equals(segmentBytes({ name: SEGMENT })), 'the staged bytes are at %p');
+      t.notOk(staged(c), 'and no longer in the spool');
+    }
+    const other = setUp({ key: (k) => ({ ...k, postmasterPid: k.postmasterPid + 1 }) });
+    t.same(other.run(`${SEGMENT} pg_wal/RECOVERYXLOG`, sh), { code: 99, node: true }, `${sh}: another postmaster's spool: Node`);
+  }
+});
+
+t.test('without node on PATH the script exits 127, so PostgreSQL stops rather than promotes', async (t) => {
+  const c = setUp();
+  rmSync(join(c.fakeBin, 'node'));
+  for (const sh of interpreters) {
+    const r = spawnSync('/bin/sh', ['-c', `${sh} ${WALWAIT_BIN} ${SEGMENT.slice(0, 23)}F pg_wal/RECOVERYXLOG`], { cwd: c.data, env: { PATH: `${c.fakeBin}:/nonexistent` }, stdio: 'ignore' });
+    t.equal(r.status, 127, `${sh}: exit 127 (command not found), never 1-125`);
   }
 });
 

@@ -46,7 +46,9 @@
 //     "lastTrigger": null | { "path": "…", "mode": "smart", "at": "…", "outcome": "ended recovery" | "promoted server" | "ignored (stale)" },
 //     "partialUsed": null | { "file": "…", "for": "…", "at": "…" },
 //     "lastError": null | { "message": "…", "at": "…" },
-//     "lag": null | { "newestArchived": "…", "segments": 3, "bytes": 50331648 }  // null without an archive or a restored segment
+//     "lag": null | { "newestArchived": "…", "segments": 3, "bytes": 50331648 },  // null without an archive or a restored segment
+//     "prefetch": null | { "dir": "…/pg_wal/walwait-prefetch", "staged": ["…"], "workerRunning": true,
+//                          "current": true }   // false: the spool is from an earlier run of the server
 //   }
 // }
 import type { HoldRecord, SlotsAndHolds } from '../archive/slots.js';
@@ -130,6 +132,11 @@ function standbyText(s: StandbyView): string[] {
   if (s.lastTrigger) rows.push(['last trigger', `${s.lastTrigger.mode} at ${s.lastTrigger.at}: ${s.lastTrigger.outcome}`]);
   if (s.partialUsed) rows.push(['partial used', `${s.partialUsed.file} for ${s.partialUsed.for} at ${s.partialUsed.at}`]);
   if (s.lastError) rows.push(['last error', `${s.lastError.message} (at ${s.lastError.at})`]);
+  const p = s.prefetch;
+  if (p) {
+    const staged = p.staged.length === 0 ? 'nothing staged' : `${plural(p.staged.length, 'segment')} staged (${p.staged[0]}${p.staged.length > 1 ? ` to ${p.staged[p.staged.length - 1]}` : ''})`;
+    rows.push(['prefetch', `${staged}, ${p.workerRunning ? 'worker running' : 'no worker'}${p.current ? '' : '; from an earlier run of the server, discarded at the next restore'}`]);
+  }
   return [`Standby    ${s.dataDir}: PostgreSQL ${s.major ?? '?'}, ${mode}, ${server}`, ...table(rows)];
 }
 
@@ -193,6 +200,8 @@ export function renderPrometheus(r: StatusReport): string {
       ...family('trigger_present', '1 if the trigger file exists.', one(s.trigger ? (s.trigger.present ? 1 : 0) : null)),
       ...family('in_recovery', '1 if recovery.signal or standby.signal is present.', one(s.recoveryMode ? 1 : 0)),
       ...family('last_error_timestamp_seconds', 'When walwait last logged a retried error (Unix time).', one(s.lastError ? Date.parse(s.lastError.at) / 1000 : null)),
+      ...family('prefetch_staged_segments', 'Segments staged in the --prefetch spool for the running server (absent without a spool).', one(s.prefetch ? (s.prefetch.current ? s.prefetch.staged.length : 0) : null)),
+      ...family('prefetch_worker_running', '1 while a --prefetch worker holds the spool (absent without a spool).', one(s.prefetch ? (s.prefetch.workerRunning ? 1 : 0) : null)),
     );
   }
   return `${out.join('\n')}\n`;

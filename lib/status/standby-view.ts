@@ -1,11 +1,15 @@
 // `walwait status`, the standby side: what the restore command last did (pg_wal/walwait-state.json,
 // lib/datadir/state.ts), the recovery mode from the signal files, the trigger file as it is now,
-// and how far the standby trails the newest archived segment of its timeline.
+// how far the standby trails the newest archived segment of its timeline, and the --prefetch spool
+// (segments served from it by bin/walwait's shell part leave no walwait line in the server log).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { segmentsBetween } from '../archive/cleanup-plan.js';
 import type { ClusterIdentity } from '../datadir/identity.js';
-import { postmasterPid, signalledMode } from '../datadir/server.js';
+import { readPostmaster, signalledMode } from '../datadir/server.js';
+import { parseKey, readKey } from '../prefetch/key.js';
+import { spoolLocked } from '../prefetch/lock.js';
+import { SPOOL_DIR_NAME, stagedSegments } from '../prefetch/spool-dir.js';
 import { isAlive } from '../parent.js';
 import { parseWalwaitCommand } from '../datadir/restore-command.js';
 import { readServerSetting } from '../datadir/settings.js';
@@ -66,6 +70,27 @@ export interface StandbyView {
   partialUsed: RestoreState['partialUsed'] | null;
   lastError: RestoreState['lastError'] | null;
   lag: Lag | null;
+  /** The --prefetch spool, pg_wal/walwait-prefetch; null when there is none. */
+  prefetch: PrefetchView | null;
+}
+
+export interface PrefetchView {
+  dir: string;
+  /** Staged segments, in WAL order. */
+  staged: string[];
+  /** A prefetch worker holds the spool. */
+  workerRunning: boolean;
+  /** The spool's key names the server running now; else it is left from an earlier run and is discarded at the next restore. */
+  current: boolean;
+}
+
+async function readPrefetchView(dataDir: string, postmaster: { pid: number; start: string } | undefined): Promise<PrefetchView | null> {
+  const dir = join(dataDir, 'pg_wal', SPOOL_DIR_NAME);
+  if (!existsSync(dir)) return null;
+  const keyText = await readKey(dir);
+  const key = keyText === undefined ? undefined : parseKey(keyText);
+  const current = key !== undefined && postmaster !== undefined && key.postmasterPid === postmaster.pid && key.postmasterStart === postmaster.start && isAlive(postmaster.pid);
+  return { dir, staged: await stagedSegments(dir).catch(() => []), workerRunning: await spoolLocked(dir).catch(() => false), current };
 }
 
 const seconds = (from: string, now: Date): number => Math.max(0, (now.getTime() - Date.parse(from)) / 1000);
@@ -88,7 +113,8 @@ export function lagBehind(position: string, archive: ArchiveSummary): Lag | null
 
 export async function readStandbyView(dataDir: string, identity: ClusterIdentity, triggerPath: string | undefined, archive: ArchiveSummary | null, now: Date): Promise<StandbyView> {
   const state = await readState(dataDir);
-  const pid = await postmasterPid(dataDir);
+  const postmaster = await readPostmaster(dataDir);
+  const pid = postmaster?.pid;
   const last = state?.lastRestored;
   const waiting = state?.waiting;
   let trigger: StandbyView['trigger'] = null;
@@ -114,5 +140,6 @@ export async function readStandbyView(dataDir: string, identity: ClusterIdentity
     partialUsed: state?.partialUsed ?? null,
     lastError: state?.lastError ?? null,
     lag: last && archive ? lagBehind(last.file, archive) : null,
+    prefetch: await readPrefetchView(dataDir, postmaster),
   };
 }

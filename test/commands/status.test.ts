@@ -88,6 +88,32 @@ t.test('standby view: what walwait restored, what it waits for, lag, trigger', a
   t.match(text.stdout, /last error +EIO: i\/o error/);
 });
 
+t.test('standby view: the --prefetch spool, whether its key names the running server, and its worker', async (t) => {
+  const s = fakeStandby();
+  const spool = join(s.data, 'pg_wal', 'walwait-prefetch');
+  t.equal((await json(s.data, '-a', s.archive)).standby.prefetch, null, 'no spool: null');
+  mkdirSync(spool);
+  for (const n of [1, 2]) writeFileSync(join(spool, at(n)), 'x');
+  writeFileSync(join(spool, `.${at(3)}.walwait-1.tmp`), ''); // being written: not staged yet
+  // The key names this test process as the postmaster: alive, so the spool is current.
+  const start = '1790000000';
+  writeFileSync(join(s.data, 'postmaster.pid'), `${process.pid}\n${s.data}\n${start}\n5432\n`);
+  writeFileSync(join(spool, 'key'), `postmaster_pid=${process.pid}\npostmaster_start=${start}\ntrigger=\nsystem_identifier=${FACTS.systemId}\ntimeline=1\n`);
+  const doc = await json(s.data, '-a', s.archive);
+  t.same(doc.standby.prefetch, { dir: spool, staged: [at(1), at(2)], workerRunning: false, current: true });
+  const text = await run(s.data, '-a', s.archive);
+  t.match(text.stdout, new RegExp(`prefetch +2 segments staged \\(${at(1)} to ${at(2)}\\), no worker\n`));
+  const prom = join(mkdtempSync(join(tmpdir(), 'walwait-prom-')), 'walwait.prom');
+  t.equal((await run(s.data, '-a', s.archive, '--prometheus', prom)).code, 0);
+  const families = parsePrometheus(readFileSync(prom, 'utf8'));
+  t.equal(families.find((f) => f.name === 'walwait_prefetch_staged_segments')?.metrics[0]?.value, '2');
+  t.equal(families.find((f) => f.name === 'walwait_prefetch_worker_running')?.metrics[0]?.value, '0');
+  // Another start of the server: left from an earlier run.
+  writeFileSync(join(s.data, 'postmaster.pid'), `${process.pid}\n${s.data}\n1790000001\n5432\n`);
+  t.equal((await json(s.data, '-a', s.archive)).standby.prefetch.current, false);
+  t.match((await run(s.data, '-a', s.archive)).stdout, /prefetch .*no worker; from an earlier run of the server, discarded at the next restore/);
+});
+
 t.test('--prometheus FILE: written atomically, parses, nothing on stdout', async (t) => {
   const s = fakeStandby();
   s.put(SEGMENT, segmentBytes());

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { compressFile } from '../../lib/archive/codecs.js'
 import { chownToRunAs, waitUntil } from '../harness/postgres.js'
 import { walwaitProcesses } from '../harness/walwait-process.js'
+import { walwaitCli } from './failover-kit.js'
 import { commitSegment, count, logged, makeWalwaitStandby, newPrimary, shipFiles, startCaughtUp, waitPromoted, writeTrigger, type Standby } from './kit.js'
 
 const PER_MAJOR_MS = 300_000
@@ -117,6 +118,9 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     await archiveMany()
     await waitUntil(() => staged(sb).length === 4 && workers(sb).length === 1, { what: 'a full spool and a waiting worker', timeoutMs: 30_000 })
     t.pass('the worker has filled the spool and waits')
+    const status = await walwaitCli(major, ['status', '-D', sb.server.dataDir, '--json'])
+    t.equal(status.code, 0, status.stderr)
+    t.match(JSON.parse(status.stdout).standby.prefetch, { staged: staged(sb).sort(), workerRunning: true, current: true }, 'walwait status shows the spool, its worker, and that it is this server\'s')
     await sb.server.stop('fast')
     await waitUntil(() => workers(sb).length === 0, { what: 'the worker to go with the standby', timeoutMs: 10_000 })
     t.pass('after pg_ctl stop no prefetch worker remains')

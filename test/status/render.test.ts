@@ -24,6 +24,7 @@ function report(): StatusReport {
     trigger: { path: '/tmp/trig "x"', present: false, mode: null, stale: null }, lastTrigger: null, partialUsed: null,
     lastError: { message: 'EIO', at: '2026-01-01T00:00:05.000Z' },
     lag: { newestArchived: seg(2, 5), segments: 3, bytes: 3 * MiB },
+    prefetch: { dir: '/data/pg_wal/walwait-prefetch', staged: [seg(1, 3), seg(1, 4)], workerRunning: true, current: true },
   };
   return {
     version: 1, generatedAt: '2026-01-01T00:00:10.000Z', standby,
@@ -67,7 +68,7 @@ t.test('Prometheus text format: parses, HELP/TYPE, labels, values', async (t) =>
   t.ok(names.includes('walwait_hold_active'), 'hold_active is 0, present');
 });
 
-t.test('text: sections, gaps named, lag, slots', async (t) => {
+t.test('text: sections, gaps named, lag, slots, prefetch', async (t) => {
   const text = renderText(report());
   t.match(text, /^Archive {4}\/arch\n/);
   t.match(text, /\nTimelines\n {2}TL +FIRST/);
@@ -80,6 +81,7 @@ t.test('text: sections, gaps named, lag, slots', async (t) => {
   t.match(text, /Standby {4}\/data: PostgreSQL 18, archive recovery \(recovery\.signal\), running, pid 42/);
   t.match(text, `lag            3 segments (3 MiB) behind ${seg(2, 5)}`);
   t.match(text, `waiting for    ${seg(1, 3)} for 9.0 s`);
+  t.match(text, `prefetch       2 segments staged (${seg(1, 3)} to ${seg(1, 4)}), worker running\n`);
   t.ok(text.split('\n').length < 30, 'short');
 });
 

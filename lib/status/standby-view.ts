@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { segmentsBetween } from '../archive/cleanup-plan.js';
 import type { ClusterIdentity } from '../datadir/identity.js';
-import { readPostmaster, signalledMode } from '../datadir/server.js';
-import { parseKey, readKey } from '../prefetch/key.js';
+import { postmasterPid, signalledMode } from '../datadir/server.js';
+import { parseKey, postmasterGone, readKey } from '../prefetch/key.js';
 import { spoolLocked } from '../prefetch/lock.js';
 import { SPOOL_DIR_NAME, stagedSegments } from '../prefetch/spool-dir.js';
 import { isAlive } from '../parent.js';
@@ -84,12 +84,12 @@ export interface PrefetchView {
   current: boolean;
 }
 
-async function readPrefetchView(dataDir: string, postmaster: { pid: number; start: string } | undefined): Promise<PrefetchView | null> {
+async function readPrefetchView(dataDir: string): Promise<PrefetchView | null> {
   const dir = join(dataDir, 'pg_wal', SPOOL_DIR_NAME);
   if (!existsSync(dir)) return null;
   const keyText = await readKey(dir);
   const key = keyText === undefined ? undefined : parseKey(keyText);
-  const current = key !== undefined && postmaster !== undefined && key.postmasterPid === postmaster.pid && key.postmasterStart === postmaster.start && isAlive(postmaster.pid);
+  const current = key !== undefined && (await postmasterGone(dataDir, key)) === undefined; // the worker's own test
   return { dir, staged: await stagedSegments(dir).catch(() => []), workerRunning: await spoolLocked(dir).catch(() => false), current };
 }
 
@@ -113,8 +113,7 @@ export function lagBehind(position: string, archive: ArchiveSummary): Lag | null
 
 export async function readStandbyView(dataDir: string, identity: ClusterIdentity, triggerPath: string | undefined, archive: ArchiveSummary | null, now: Date): Promise<StandbyView> {
   const state = await readState(dataDir);
-  const postmaster = await readPostmaster(dataDir);
-  const pid = postmaster?.pid;
+  const pid = await postmasterPid(dataDir);
   const last = state?.lastRestored;
   const waiting = state?.waiting;
   let trigger: StandbyView['trigger'] = null;
@@ -140,6 +139,6 @@ export async function readStandbyView(dataDir: string, identity: ClusterIdentity
     partialUsed: state?.partialUsed ?? null,
     lastError: state?.lastError ?? null,
     lag: last && archive ? lagBehind(last.file, archive) : null,
-    prefetch: await readPrefetchView(dataDir, postmaster),
+    prefetch: await readPrefetchView(dataDir),
   };
 }

@@ -80,8 +80,9 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
       if (gone) return result(gone, true);
       if (signalledMode(req.dataDir) === undefined) return result('the server has left recovery (no recovery.signal or standby.signal)', true);
       const present = await stagedSegments(spoolDir);
-      if (known) await taking.note([...known].filter((n) => !present.includes(n)), await readWanted(spoolDir));
-      const wanted = await taking.wanted();
+      const written = await readWanted(spoolDir);
+      if (known) await taking.note([...known].filter((n) => !present.includes(n)), written);
+      const wanted = taking.laterOf(written);
       if (!wanted || parseWalName(wanted)?.timeline !== req.key.timeline) return result('no segment on this timeline was asked for');
 
       const window = windowAfter(wanted, req.depth, req.identity.segSize);
@@ -130,7 +131,11 @@ class TakenSegments {
   constructor(private readonly req: WorkerRequest) {}
 
   async wanted(): Promise<string | undefined> {
-    const written = await readWanted(this.req.spoolDir);
+    return this.laterOf(await readWanted(this.req.spoolDir));
+  }
+
+  /** `written` (the "wanted" file as read) or the last segment taken, whichever is later. */
+  laterOf(written: string | undefined): string | undefined {
     return written !== undefined && (this.last === undefined || written > this.last) ? written : this.last;
   }
 

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
+import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes, writePostmasterPid } from '../harness/fake-datadir.js';
 import { runWalwait } from '../harness/walwait-process.js';
 
 t.setTimeout(120_000);
@@ -97,7 +97,7 @@ t.test('standby view: the --prefetch spool, whether its key names the running se
   writeFileSync(join(spool, `.${at(3)}.walwait-1.tmp`), ''); // being written: not staged yet
   // The key names this test process as the postmaster: alive, so the spool is current.
   const start = '1790000000';
-  writeFileSync(join(s.data, 'postmaster.pid'), `${process.pid}\n${s.data}\n${start}\n5432\n`);
+  writePostmasterPid(s.data, process.pid, start);
   writeFileSync(join(spool, 'key'), `postmaster_pid=${process.pid}\npostmaster_start=${start}\ntrigger=\nsystem_identifier=${FACTS.systemId}\ntimeline=1\n`);
   const doc = await json(s.data, '-a', s.archive);
   t.same(doc.standby.prefetch, { dir: spool, staged: [at(1), at(2)], workerRunning: false, current: true });
@@ -109,7 +109,7 @@ t.test('standby view: the --prefetch spool, whether its key names the running se
   t.equal(families.find((f) => f.name === 'walwait_prefetch_staged_segments')?.metrics[0]?.value, '2');
   t.equal(families.find((f) => f.name === 'walwait_prefetch_worker_running')?.metrics[0]?.value, '0');
   // Another start of the server: left from an earlier run.
-  writeFileSync(join(s.data, 'postmaster.pid'), `${process.pid}\n${s.data}\n1790000001\n5432\n`);
+  writePostmasterPid(s.data, process.pid, '1790000001');
   t.equal((await json(s.data, '-a', s.archive)).standby.prefetch.current, false);
   t.match((await run(s.data, '-a', s.archive)).stdout, /prefetch .*no worker; from an earlier run of the server, discarded at the next restore/);
 });

@@ -31,6 +31,11 @@ export function segmentBytes(opts: { foreign?: boolean; size?: number; name?: st
   return buf;
 }
 
+/** postmaster.pid as PostgreSQL writes it (pid, data directory, start time, port, ...), naming a stand-in postmaster. */
+export function writePostmasterPid(data: string, pid: number, start: string): void {
+  writeFileSync(join(data, 'postmaster.pid'), `${pid}\n${data}\n${start}\n5432\n/tmp\n\n  5432001         0\nready\n`);
+}
+
 export interface FakeStandby {
   root: string;
   data: string;

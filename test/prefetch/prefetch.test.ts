@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CODEC_EXTENSION, compressFile } from '../../lib/archive/codecs.js';
-import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes, type FakeStandby } from '../harness/fake-datadir.js';
+import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes, writePostmasterPid, type FakeStandby } from '../harness/fake-datadir.js';
 import { waitUntil } from '../harness/util.js';
 import { WALWAIT_BIN, runWalwait, walwaitProcesses } from '../harness/walwait-process.js';
 
@@ -41,7 +41,7 @@ t.teardown(() => {
 function startPostmaster(data: string): ChildProcess {
   const p = spawn('sleep', ['1000'], { stdio: 'ignore' });
   postmasters.push(p);
-  writeFileSync(join(data, 'postmaster.pid'), `${p.pid}\n${data}\n${Math.floor(Date.now() / 1000) + postmasters.length}\n5432\n/tmp\n\n  5432001         0\nready\n`);
+  writePostmasterPid(data, p.pid!, String(Math.floor(Date.now() / 1000) + postmasters.length));
   return p;
 }
 

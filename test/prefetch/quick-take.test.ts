@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatKey } from '../../lib/prefetch/key.js';
-import { FACTS, SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js';
+import { FACTS, SEGMENT, fakeStandby, segmentBytes, writePostmasterPid } from '../harness/fake-datadir.js';
 import { WALWAIT_BIN } from '../harness/walwait-process.js';
 
 const postmasters: ChildProcess[] = [];
@@ -32,7 +32,7 @@ function setUp(opts: { withTrigger?: boolean; key?: (k: Parameters<typeof format
   const postmaster = spawn('sleep', ['1000'], { stdio: 'ignore' });
   postmasters.push(postmaster);
   const start = String(Math.floor(Date.now() / 1000));
-  writeFileSync(join(s.data, 'postmaster.pid'), `${postmaster.pid}\n${s.data}\n${start}\n5432\n/tmp\n\n  5432001         0\nready\n`);
+  writePostmasterPid(s.data, postmaster.pid!, start);
   const spool = join(s.data, 'pg_wal', 'walwait-prefetch');
   mkdirSync(spool);
   const trigger = join(s.root, 'walwait.trigger');

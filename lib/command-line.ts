@@ -2,6 +2,7 @@
 // messages. Loaded only when lib/flags.ts' fast path does not recognise a plain restore line.
 import { EXIT, WalwaitError, describeError } from './errors.js';
 import { GLOBAL_FLAGS, PUSH_FLAGS, RESTORE_FLAGS } from './flags.js';
+import { importModule } from './import-module.js';
 import { walwaitVersion } from './package.js';
 
 const EXIT_STATUS_HELP = `Exit statuses (PostgreSQL promotes an archive-recovery standby on any status 1-125):
@@ -24,7 +25,7 @@ export interface Parsed {
 /** Parse any command line; undefined when --help or --version was printed. */
 export async function parseArgv(argv: string[]): Promise<Parsed | undefined> {
   // Loaded here, not at the top: yargs is the largest thing walwait loads (see lib/flags.ts).
-  const { default: yargs } = await import('yargs');
+  const { default: yargs } = await importModule<typeof import('yargs')>('yargs');
   let parsed: Parsed | undefined;
   const select = (command: Command) => (args: Record<string, unknown>) => void (parsed = { command, args });
   yargs(argv)

@@ -4,6 +4,7 @@
 // walwait once per WAL file and loading it costs more than the rest of a restore. Writes are
 // synchronous: walwait often exits right after logging.
 import { writeSync } from 'node:fs';
+import { importModule } from './import-module.js';
 import type { LogFormat, LogLevel } from './options.js';
 
 interface LogFn {
@@ -44,7 +45,7 @@ export function createTextLog(level: LogLevel = 'info', write: (line: string) =>
 
 export async function createLog(format: LogFormat = 'text', level: LogLevel = 'info'): Promise<Log> {
   if (format === 'text') return createTextLog(level);
-  const { pino } = await import('pino');
+  const { pino } = await importModule<typeof import('pino')>('pino');
   const logger: Log = pino(
     { level, base: { pid: process.pid }, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime },
     { write: (line: string): void => void writeSync(2, line) },

@@ -20,6 +20,7 @@ import { mkdtemp, open, readFile, rm, writeFile, type FileHandle } from 'node:fs
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import type { Transform } from 'node:stream'
+import { importModule } from '../import-module.js'
 // node:zlib, node:stream and node:os are imported where used: loading them costs a plain
 // restore (which never decompresses) about 4 ms of start-up (npm run bench).
 
@@ -47,11 +48,11 @@ type Zstd = typeof import('@cloudpss/zstd')
 type Lz4 = typeof import('lz4-napi')
 let zstdLib: Promise<Zstd> | undefined
 let lz4Lib: Lz4 | undefined
-const loadZstd = (): Promise<Zstd> => (zstdLib ??= import('@cloudpss/zstd'))
+export const loadZstd = (): Promise<Zstd> => (zstdLib ??= importModule<Zstd>('@cloudpss/zstd'))
 const loadLz4 = (): Lz4 => (lz4Lib ??= createRequire(import.meta.url)('lz4-napi') as Lz4)
 
 async function streamFile(src: string, dest: string, transform: Transform): Promise<void> {
-  const { pipeline } = await import('node:stream/promises')
+  const { pipeline } = await importModule<typeof import('node:stream/promises')>('node:stream/promises')
   await pipeline(createReadStream(src), transform, createWriteStream(dest))
 }
 
@@ -59,7 +60,7 @@ async function streamFile(src: string, dest: string, transform: Transform): Prom
 export async function compressFile(src: string, dest: string, codec: Codec): Promise<void> {
   switch (codec) {
     case 'gzip': {
-      const { createGzip } = await import('node:zlib')
+      const { createGzip } = await importModule<typeof import('node:zlib')>('node:zlib')
       return streamFile(src, dest, createGzip({ level: GZIP_LEVEL }))
     }
     case 'zstd': {
@@ -89,7 +90,7 @@ export async function decompressFile(src: string, dest: string, codec: Codec, op
   const partial = opts.partial === true
   switch (codec) {
     case 'gzip': {
-      const { constants: zlibConstants, createGunzip } = await import('node:zlib')
+      const { constants: zlibConstants, createGunzip } = await importModule<typeof import('node:zlib')>('node:zlib')
       return streamFile(src, dest, createGunzip(partial ? { finishFlush: zlibConstants.Z_SYNC_FLUSH } : {}))
     }
     case 'zstd': {
@@ -99,7 +100,7 @@ export async function decompressFile(src: string, dest: string, codec: Codec, op
       if (!partial && !zstdComplete(data)) throw new Error('truncated zstd data: the frame has no end')
       const z = await loadZstd()
       if (!z.Decompressor) return writeFile(dest, z.decompress(data))
-      const [{ Readable }, { pipeline }] = await Promise.all([import('node:stream'), import('node:stream/promises')])
+      const [{ Readable }, { pipeline }] = await Promise.all([importModule<typeof import('node:stream')>('node:stream'), importModule<typeof import('node:stream/promises')>('node:stream/promises')])
       const chunks = function* (): Generator<Buffer> {
         for (let o = 0; o < data.length; o += CHUNK) yield data.subarray(o, o + CHUNK)
       }
@@ -183,7 +184,7 @@ function zstdComplete(buf: Buffer): boolean {
  * then remove it. For reading what a compressed file holds without a streaming decoder.
  */
 export async function withDecompressedCopy<T>(path: string, codec: Codec, use: (fh: FileHandle) => Promise<T>): Promise<T> {
-  const { tmpdir } = await import('node:os')
+  const { tmpdir } = await importModule<typeof import('node:os')>('node:os')
   const dir = await mkdtemp(join(tmpdir(), 'walwait-'))
   try {
     const out = join(dir, 'decompressed')

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { WalwaitError, describeError } from '../errors.js';
 import { isArchiveUrl, type CommonOptions } from '../options.js';
+import { importModule } from '../import-module.js';
 import { DirectoryArchive } from './directory.js';
 import { FirstOf } from './first-of.js';
 import type { WalSource } from './source.js';
@@ -41,7 +42,7 @@ export async function openSources(opts: Pick<CommonOptions, 'archives' | 'tokenF
     if (opts.tlsCa && urls.some((u) => /^https:/i.test(u))) {
       ca = await readSetting(opts.tlsCa, 'CA file', '--tls-ca');
       // Loaded here: a restore from a directory never loads node:crypto or node:tls (start-up time).
-      const [{ X509Certificate }, { createSecureContext }] = await Promise.all([import('node:crypto'), import('node:tls')]);
+      const [{ X509Certificate }, { createSecureContext }] = await Promise.all([importModule<typeof import('node:crypto')>('node:crypto'), importModule<typeof import('node:tls')>('node:tls')]);
       try {
         if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no "BEGIN CERTIFICATE" block');
         new X509Certificate(ca); // the first one parses

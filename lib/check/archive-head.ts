@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import type { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { withDecompressedCopy, type Codec } from '../archive/codecs.js';
+import { loadZstd, withDecompressedCopy, type Codec } from '../archive/codecs.js';
 
 function streamHead(path: string, transform: Transform, bytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -41,7 +41,7 @@ function viaTemporaryFile(path: string, codec: Codec, bytes: number): Promise<Bu
 export async function compressedHead(path: string, codec: Codec, bytes: number): Promise<Buffer> {
   if (codec === 'gzip') return streamHead(path, createGunzip(), bytes);
   if (codec === 'zstd') {
-    const z = await import('@cloudpss/zstd');
+    const z = await loadZstd();
     if (z.Decompressor) return streamHead(path, new z.Decompressor(), bytes);
   }
   return viaTemporaryFile(path, codec, bytes);

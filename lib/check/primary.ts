@@ -3,6 +3,7 @@
 // node-postgres is loaded only here, and only when --primary is given.
 import type { ClientConfig } from 'pg';
 import { describeError } from '../errors.js';
+import { importModule } from '../import-module.js';
 import { formatBytes } from '../wal/names.js';
 import { fail, pass, warn, type CheckResult } from './result.js';
 
@@ -71,7 +72,7 @@ export async function checkPrimary(conninfo: string, standbySystemId: bigint | u
   const name = 'primary';
   let client: import('pg').Client | undefined;
   try {
-    const { default: pg } = await import('pg');
+    const { default: pg } = await importModule<typeof import('pg')>('pg');
     client = new pg.Client(parseConninfo(conninfo));
     client.on('error', () => undefined); // a server going away must not crash walwait
     await client.connect();

@@ -1,0 +1,55 @@
+// bin/walwait's Node part: the bundle compiled from V8's code cache that `npm run build` made,
+// and every way it can fail exits 201 (PostgreSQL stops), never Node's own 1 (which PostgreSQL
+// takes for "not found": in archive recovery the standby would promote).
+import t, { type Test } from 'tap'
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import Module from 'node:module'
+import { join } from 'node:path'
+import { Script } from 'node:vm'
+import { REPO_ROOT } from './harness/majors.js'
+import { WALWAIT_BIN } from './harness/walwait-process.js'
+
+t.test('npm run build left a code cache for this very bundle that this Node accepts', async (t) => {
+  const dist = join(REPO_ROOT, 'dist')
+  const bundle = join(dist, 'walwait.cjs')
+  const { size, mtimeMs } = statSync(bundle)
+  const caches = readdirSync(dist).filter((f) => f.endsWith('.cache'))
+  t.same(caches, [`walwait.cjs.${size}-${Math.trunc(mtimeMs)}.cache`], 'one cache, named for the bundle as it is')
+  const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData: readFileSync(join(dist, caches[0] ?? '')) })
+  t.equal(script.cachedDataRejected, false)
+})
+
+/** A copy of bin/walwait next to `bundle` as its dist/walwait.cjs (none if undefined); runs it with `args`. */
+function runWithBundle(t: Test, bundle: string | undefined, ...args: string[]): { status: number | null; stderr: string } {
+  const root = t.testdir({ bin: {}, dist: {} })
+  copyFileSync(WALWAIT_BIN, join(root, 'bin', 'walwait'))
+  writeFileSync(join(root, 'bin', 'package.json'), '{ "type": "commonjs" }')
+  if (bundle !== undefined) writeFileSync(join(root, 'dist', 'walwait.cjs'), bundle)
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'walwait'), ...args], { encoding: 'utf8' })
+  return { status: r.status, stderr: r.stderr }
+}
+
+t.test('no build (dist/walwait.cjs missing): 201 and what to run, not 1', async (t) => {
+  const r = runWithBundle(t, undefined, '000000010000000000000001', 'pg_wal/RECOVERYXLOG')
+  t.equal(r.status, 201)
+  t.match(r.stderr, /^walwait: FATAL: cannot read .*dist\/walwait\.cjs \(run npm ci, or npm run build, in .*\): ENOENT/)
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line')
+})
+
+t.test('an error that escapes the CLI (thrown later, or a rejected main) exits 201, not 1', async (t) => {
+  for (const bundle of [
+    "exports.main = () => new Promise(() => setTimeout(() => { throw new Error('boom') }, 1))",
+    "exports.main = async () => { throw new Error('boom') }",
+    "throw new Error('boom')",
+  ]) {
+    const r = runWithBundle(t, bundle)
+    t.equal(r.status, 201, bundle)
+    t.match(r.stderr, /^walwait: FATAL: unexpected failure \(a bug in walwait: please report it with this line\): boom\n$/)
+  }
+})
+
+t.test('the bundle gets an import() from bin/walwait (code compiled by vm.Script has none on Node 20; lib/import-module.ts)', async (t) => {
+  const r = runWithBundle(t, "exports.main = async () => { const os = await globalThis.__walwaitImport('node:os'); process.stderr.write(typeof os.tmpdir); return 0 }")
+  t.same(r, { status: 0, stderr: 'function' })
+})

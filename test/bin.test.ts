@@ -47,6 +47,8 @@ t.test('an error that escapes the CLI (thrown later, or a rejected main) exits 2
     t.equal(r.status, 201, bundle)
     t.match(r.stderr, /^walwait: FATAL: unexpected failure \(a bug in walwait: please report it with this line\): boom\n$/)
   }
+  // push is an archive_command: above 125 would restart the archiver; 4 = failure, tried again
+  t.equal(runWithBundle(t, "exports.main = async () => { throw new Error('boom') }", 'push', 'pg_wal/x', 'x').status, 4)
 })
 
 t.test('the bundle gets an import() from bin/walwait (code compiled by vm.Script has none on Node 20; lib/import-module.ts)', async (t) => {

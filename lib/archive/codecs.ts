@@ -120,7 +120,9 @@ export async function decompressFile(src: string, dest: string, codec: Codec, op
       // lz4-napi (lz4_flex) also returns what it decoded from a frame without its end mark.
       const data = await readFile(src)
       const { end, complete, flg } = lz4Blocks(data)
-      if (complete && (await lz4Command(src, dest))) return
+      // The command only speeds things up: whatever it fails on (a corrupt block, or a broken
+      // lz4 on PATH) lz4-napi decodes or rejects as before.
+      if (complete && (await lz4Command(src, dest).catch(() => false))) return
       let frame = data
       if (!complete) {
         if (!partial) throw new Error('truncated LZ4 data: the frame has no end mark')

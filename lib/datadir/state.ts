@@ -64,7 +64,8 @@ export async function recordState(dataDir: string, change: Partial<Omit<RestoreS
     const old = Buffer.alloc(fstatSync(fd).size);
     const got = readSync(fd, old, 0, old.length, 0);
     const state: RestoreState = { ...parseState(old.toString('utf8', 0, got)), ...change, version: 1, updated: new Date().toISOString() };
-    writeSync(fd, padState(`${JSON.stringify(state, null, 2)}\n`, old.length), 0);
+    const text = padState(`${JSON.stringify(state, null, 2)}\n`, old.length);
+    writeSync(fd, text, 0, text.length, 0); // at offset 0 whatever the file position
   } catch {
     // a read-only or missing pg_wal (walwait run by hand outside a data directory): nothing to keep
   } finally {

@@ -5,7 +5,7 @@
 // `walwait promote` adds guard lines (system_identifier=, timeline=) so that a trigger left
 // behind by an earlier failover cannot end the recovery of a standby built later: a guarded
 // trigger for another cluster, or for an older timeline than the one being restored, is stale.
-import { readFile } from 'node:fs/promises';
+import { readFile } from './fs-async.js';
 
 export type TriggerMode = 'smart' | 'fast';
 

@@ -7,7 +7,9 @@ import { copyFileSync, readFileSync, readdirSync, statSync, writeFileSync } from
 import Module from 'node:module'
 import { join } from 'node:path'
 import { Script } from 'node:vm'
+import { SEGMENT, fakeStandby, segmentBytes } from './harness/fake-datadir.js'
 import { REPO_ROOT } from './harness/majors.js'
+import { exactEnvCommand } from './harness/util.js'
 import { WALWAIT_BIN } from './harness/walwait-process.js'
 
 t.test('npm run build left a code cache for this very bundle that this Node accepts', async (t) => {
@@ -54,4 +56,20 @@ t.test('an error that escapes the CLI (thrown later, or a rejected main) exits 2
 t.test('the bundle gets an import() from bin/walwait (code compiled by vm.Script has none on Node 20; lib/import-module.ts)', async (t) => {
   const r = runWithBundle(t, "exports.main = async () => { const os = await globalThis.__walwaitImport('node:os'); process.stderr.write(typeof os.tmpdir); return 0 }")
   t.same(r, { status: 0, stderr: 'function' })
+})
+
+t.test('a restore of a present segment loads none of the Node modules it can do without (each costs start-up, paid per WAL file)', async (t) => {
+  const sb = fakeStandby()
+  sb.put(SEGMENT, segmentBytes())
+  const dir = t.testdir()
+  const list = join(dir, 'modules')
+  writeFileSync(join(dir, 'preload.cjs'), `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')))`)
+  const [cmd, args] = exactEnvCommand(process.execPath, ['-r', join(dir, 'preload.cjs'), WALWAIT_BIN, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', sb.archive], { PATH: process.env.PATH })
+  const r = spawnSync(cmd, args, { cwd: sb.data, encoding: 'utf8' })
+  t.equal(r.status, 0, r.stderr)
+  const loaded = readFileSync(list, 'utf8').split('\n')
+  // fs/promises pulls in readline and the watchers (~1.5 ms); node:module the ESM loader.
+  for (const m of ['fs/promises', 'module', 'timers/promises', 'internal/readline/interface', 'internal/modules/esm/loader', 'zlib', 'stream', 'os', 'child_process']) {
+    t.notOk(loaded.includes(`NativeModule ${m}`), `${m} not loaded`)
+  }
 })

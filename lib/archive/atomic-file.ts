@@ -1,8 +1,8 @@
 // Files appear under their final name only when complete: write to a temporary name in the
 // same directory, then rename. Temporary files are tracked so a signal handler can remove them.
 import { constants } from 'node:fs';
-import { copyFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { copyFile, rename, stat, unlink, writeFile } from '../fs-async.js';
 
 const temporaries = new Set<string>();
 

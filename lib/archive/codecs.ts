@@ -19,13 +19,13 @@
 // Frames written by zstd carry no content checksum (libzstd's streaming default); lz4 frames do.
 // WAL carries its own CRCs, which walwait checks after decompression.
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdtemp, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createRequire } from 'node:module'
 import type { Transform } from 'node:stream'
+import { readFile, writeFile } from '../fs-async.js'
 import { importModule } from '../import-module.js'
-// node:zlib, node:stream and node:os are imported where used: loading them costs a plain
-// restore (which never decompresses) about 4 ms of start-up (npm run bench).
+// node:zlib, node:stream, node:os, node:module and node:fs/promises are loaded where used: loading
+// them costs a plain restore (which never decompresses) about 6 ms of start-up (npm run bench).
 
 export type Codec = 'gzip' | 'zstd' | 'lz4'
 export const CODECS: readonly Codec[] = Object.freeze(['gzip', 'zstd', 'lz4'] as const)
@@ -52,7 +52,7 @@ type Lz4 = typeof import('lz4-napi')
 let zstdLib: Promise<Zstd> | undefined
 let lz4Lib: Lz4 | undefined
 export const loadZstd = (): Promise<Zstd> => (zstdLib ??= importModule<Zstd>('@cloudpss/zstd'))
-const loadLz4 = (): Lz4 => (lz4Lib ??= createRequire(import.meta.url)('lz4-napi') as Lz4)
+const loadLz4 = (): Lz4 => (lz4Lib ??= process.getBuiltinModule('node:module').createRequire(import.meta.url)('lz4-napi') as Lz4)
 
 async function streamFile(src: string, dest: string, transform: Transform): Promise<void> {
   const { pipeline } = await importModule<typeof import('node:stream/promises')>('node:stream/promises')
@@ -146,6 +146,7 @@ let lz4Missing = false
 async function lz4Command(src: string, dest: string): Promise<boolean> {
   if (lz4Missing) return false
   const { spawn } = await importModule<typeof import('node:child_process')>('node:child_process')
+  const { open } = await importModule<typeof import('node:fs/promises')>('node:fs/promises')
   const out = await open(dest, 'w', 0o600)
   try {
     return await new Promise<boolean>((resolve, reject) => {
@@ -215,6 +216,7 @@ function zstdComplete(buf: Buffer): boolean {
  */
 export async function withDecompressedCopy<T>(path: string, codec: Codec, use: (fh: FileHandle) => Promise<T>): Promise<T> {
   const { tmpdir } = await importModule<typeof import('node:os')>('node:os')
+  const { mkdtemp, open, rm } = await importModule<typeof import('node:fs/promises')>('node:fs/promises')
   const dir = await mkdtemp(join(tmpdir(), 'walwait-'))
   try {
     const out = join(dir, 'decompressed')

@@ -1,6 +1,6 @@
 // The archive as a local (or NFS-mounted) directory.
-import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readSizeAndHead, stat } from '../fs-async.js';
 import { copyAtomically, writeAtomically, type AtomicWriteOptions } from './atomic-file.js';
 import { CODECS, CODEC_EXTENSION, decompressFile } from './codecs.js';
 import type { StoredFile, WalSource } from './source.js';
@@ -14,20 +14,11 @@ export type { StoredFile } from './source.js';
 
 /** Size and first bytes of a file, or undefined when it does not exist. */
 export async function probeFile(path: string, headBytes: number): Promise<FileProbe | undefined> {
-  let fh;
   try {
-    fh = await open(path, 'r');
+    return await readSizeAndHead(path, headBytes);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
-  }
-  try {
-    const { size } = await fh.stat();
-    const head = Buffer.alloc(Math.min(headBytes, size));
-    if (head.length > 0) await fh.read(head, 0, head.length, 0);
-    return { size, head };
-  } finally {
-    await fh.close();
   }
 }
 

@@ -2,8 +2,8 @@
 // upstream `walwait serve` URL; several are tried in order (FirstOf). Bad settings (a URL without
 // a token, an unreadable token or CA file) are usage errors: exit 200, the server stops instead
 // of promoting.
-import { readFile } from 'node:fs/promises';
 import { WalwaitError, describeError } from '../errors.js';
+import { readFile } from '../fs-async.js';
 import { isArchiveUrl, type CommonOptions } from '../options.js';
 import { importModule } from '../import-module.js';
 import { DirectoryArchive } from './directory.js';

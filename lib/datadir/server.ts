@@ -1,8 +1,8 @@
 // The state of the server whose data directory walwait runs in: which recovery mode its signal
 // files ask for, whether it has left recovery, and how to ask it to promote.
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readFile, rename, writeFile } from '../fs-async.js';
 import { DB_IN_PRODUCTION, parsePgControl } from '../wal/pg-control.js';
 
 export type RecoveryMode = 'archive' | 'standby';

@@ -3,8 +3,8 @@
 // NOT padded, and possibly an unfinished stream). When the wanted segment is absent and a smart
 // trigger is present, serving that partial segment lets the standby replay every record the
 // archive received before it promotes.
-import { stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stat, truncate } from '../fs-async.js';
 import { copyAtomically, writeAtomically } from '../archive/atomic-file.js';
 import { CODECS, CODEC_EXTENSION, decompressFile, type Codec } from '../archive/codecs.js';
 import { probeFile } from '../archive/directory.js';

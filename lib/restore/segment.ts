@@ -1,10 +1,10 @@
 // One look for the wanted segment: serve it if it is complete and ours, otherwise decide
 // between waiting and ending the wait (trigger, --max-wait, SIGUSR1, standby mode's short wait).
-import { stat } from 'node:fs/promises';
 import { SizeMismatchError } from '../archive/atomic-file.js';
 import type { StoredFile, WalSource } from '../archive/source.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { requestPromotion, type RecoveryMode } from '../datadir/server.js';
+import { stat } from '../fs-async.js';
 import { prefetchStallsReplay } from '../datadir/settings.js';
 import { recordState } from '../datadir/state.js';
 import { EXIT } from '../errors.js';

@@ -1,8 +1,8 @@
 // A standby in archive recovery keeps the timeline it started on. If the primary's side moved to
 // a new timeline, segments of the old timeline past the switch point will never come: walwait
 // would wait forever. Say so, with the fix, instead of waiting in silence.
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readdir, readFile } from '../fs-async.js';
 import { parseHistory, timelineEnd } from '../wal/history.js';
 import { formatLsn, segmentStartLsn, type WalName } from '../wal/names.js';
 

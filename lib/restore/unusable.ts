@@ -1,6 +1,6 @@
 // Checking a file that exists only as a temporary copy (decompressed, or a partial segment)
 // before it is renamed into place: a problem found there abandons the copy.
-import { open } from 'node:fs/promises';
+import { readSizeAndHead } from '../fs-async.js';
 import { LONG_PAGE_HEADER_SIZE, type SegmentProblem } from '../wal/page-header.js';
 
 export class UnusableSegment extends Error {
@@ -15,12 +15,5 @@ export function throwIfUnusable(problem: SegmentProblem | undefined): void {
 
 /** The first LONG_PAGE_HEADER_SIZE bytes of a file (fewer if it is shorter). */
 export async function readHead(path: string): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(LONG_PAGE_HEADER_SIZE);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    return head.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+  return (await readSizeAndHead(path, LONG_PAGE_HEADER_SIZE)).head;
 }

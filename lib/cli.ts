@@ -3,7 +3,8 @@
 // error becomes an exit status.
 import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { removeTemporariesSync } from './archive/atomic-file.js';
+import { removeTemporariesSync, temporaryNameFor, trackTemporary } from './archive/atomic-file.js';
+import { EARLY_COPY_TARGET, takeEarlyCopyFromEnv } from './archive/early-copy.js';
 import type { Command, Parsed } from './command-line.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
 import { parseHotArgv } from './flags.js';
@@ -56,6 +57,9 @@ function dieBySignal(sig: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // bin/walwait's shell part may have started copying %f already (archive/early-copy.ts).
+  const earlyTmp = temporaryNameFor(EARLY_COPY_TARGET);
+  if (takeEarlyCopyFromEnv(earlyTmp)) trackTemporary(earlyTmp);
   // The --prefetch worker, started by the restore command itself: no yargs, no parent watch (its
   // parent exits at once), its own signal handling.
   if (argv[0] === 'prefetch-worker') return (await import('./prefetch/worker-main.js')).prefetchWorker(argv.slice(1));

@@ -3,6 +3,7 @@
 import { constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { copyFile, rename, stat, unlink, writeFile } from '../fs-async.js';
+import { takeOverEarlyCopy } from './early-copy.js';
 
 const temporaries = new Set<string>();
 
@@ -52,6 +53,8 @@ export interface AtomicWriteOptions {
    * nothing yet (bin/walwait's shell part waits for a segment the prefetch worker is staging).
    */
   announce?: boolean;
+  /** The file `produce` copies (copyAtomically): bin/walwait's early copy of it may be taken over (early-copy.ts). */
+  copyOf?: string;
 }
 
 /** Let `produce` write a temporary file, then rename it to `dest`. Returns the size written. */
@@ -59,8 +62,10 @@ export async function writeAtomically(dest: string, produce: (tmpPath: string) =
   const tmp = temporaryNameFor(dest);
   temporaries.add(tmp);
   try {
-    if (opts.announce) await writeFile(tmp, '', { mode: 0o600 });
-    await produce(tmp);
+    if (!(await takeOverEarlyCopy(tmp, opts.copyOf, opts.expectSize))) {
+      if (opts.announce) await writeFile(tmp, '', { mode: 0o600 });
+      await produce(tmp);
+    }
     const { size } = await stat(tmp);
     if (opts.expectSize !== undefined && size !== opts.expectSize) throw new SizeMismatchError(opts.expectSize, size);
     await opts.check?.(tmp);
@@ -80,5 +85,5 @@ export async function writeAtomically(dest: string, produce: (tmpPath: string) =
 
 /** Copy with copy_file_range or a reflink where the filesystem offers one (FICLONE falls back to a copy). */
 export function copyAtomically(src: string, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
-  return writeAtomically(dest, (tmp) => copyFile(src, tmp, constants.COPYFILE_FICLONE), opts);
+  return writeAtomically(dest, (tmp) => copyFile(src, tmp, constants.COPYFILE_FICLONE), { ...opts, copyOf: src });
 }

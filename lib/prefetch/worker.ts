@@ -16,7 +16,7 @@
 // Staged files are not fsync'd: a rename publishes only a complete file to every reader while the
 // system runs, and after a crash the server restarts with another postmaster pid and start time,
 // so the key no longer matches and the whole spool is discarded before anything in it is served.
-import { stat, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WalSource } from '../archive/source.js';
 import type { ClusterIdentity } from '../datadir/identity.js';
@@ -24,7 +24,7 @@ import { signalledMode } from '../datadir/server.js';
 import { recordState } from '../datadir/state.js';
 import { describeError } from '../errors.js';
 import type { Log } from '../log.js';
-import { readHead, throwIfUnusable, UnusableSegment } from '../restore/unusable.js';
+import { checkCopy, UnusableSegment } from '../restore/unusable.js';
 import { Waiter } from '../wait.js';
 import { formatBytes, parseWalName, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE } from '../wal/page-header.js';
@@ -175,7 +175,7 @@ async function stageOne(req: WorkerRequest, name: WalName, currentWanted: () => 
       announce: true, // bin/walwait's shell part waits for a segment on its way instead of starting Node
       expectSize: stored.codec ? undefined : stored.size,
       // Whatever the source said, the decompressed/copied file itself must be a complete segment of this cluster.
-      check: async (tmp) => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), identity)),
+      check: (tmp) => checkCopy(name, tmp, identity),
       beforeRename: () => {
         if (req.signal.aborted) throw new Error('stopped');
       },

@@ -12,7 +12,7 @@ import type { WalSource } from '../archive/source.js';
 import type { Log } from '../log.js';
 import { formatBytes, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE, parseLongPageHeader, type SegmentExpectation } from '../wal/page-header.js';
-import { readHead, throwIfUnusable, UnusableSegment } from './unusable.js';
+import { checkCopy, readHead, throwIfUnusable, UnusableSegment } from './unusable.js';
 
 const FORMS: { suffix: string; codec: Codec | undefined }[] = [
   { suffix: '.partial', codec: undefined },
@@ -60,7 +60,7 @@ async function serveOne(name: WalName, path: string, shown: string, codec: Codec
   const probe = await probeFile(path, LONG_PAGE_HEADER_SIZE);
   if (!probe) return false;
   try {
-    const check = async (tmp: string): Promise<void> => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), expect));
+    const check = (tmp: string): Promise<void> => checkCopy(name, tmp, expect);
     let bytes: number;
     if (codec) bytes = await writeAtomically(target, (tmp) => decompressPartial(path, tmp, codec, expect), { check, beforeRename });
     else {

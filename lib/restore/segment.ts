@@ -4,7 +4,6 @@ import { SizeMismatchError } from '../archive/atomic-file.js';
 import type { StoredFile, WalSource } from '../archive/source.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { requestPromotion, type RecoveryMode } from '../datadir/server.js';
-import { stat } from '../fs-async.js';
 import { prefetchStallsReplay } from '../datadir/settings.js';
 import { recordState } from '../datadir/state.js';
 import { EXIT } from '../errors.js';
@@ -13,7 +12,7 @@ import { readTrigger, staleReason, type Trigger, type TriggerMode } from '../tri
 import { Deadline } from '../wait.js';
 import { formatBytes, type WalName } from '../wal/names.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, type SegmentProblem } from '../wal/page-header.js';
-import { readHead, throwIfUnusable, UnusableSegment } from './unusable.js';
+import { checkCopy, UnusableSegment } from './unusable.js';
 import { servePartial } from './partial.js';
 import { neverComingReason } from './timeline-check.js';
 
@@ -104,8 +103,8 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
       const expect = identity;
       try {
         const bytes = await req.archive.restore(stored, req.target, {
-          // A compressed or downloaded file's header is known only once restored: check it before the rename.
-          check: stored.head.length === 0 ? async (tmp) => throwIfUnusable(checkSegment(name, (await stat(tmp)).size, await readHead(tmp), expect)) : undefined,
+          // What was copied, decompressed or downloaded, checked before the rename (the probe saw the archive's file, at another moment).
+          check: (tmp) => checkCopy(name, tmp, expect),
           expectSize: stored.codec ? undefined : stored.size,
           beforeRename: req.beforeRename,
         });

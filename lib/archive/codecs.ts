@@ -3,9 +3,12 @@
 // `.zst.partial`). All three are the STANDARD formats, so the `gzip`, `zstd` and `lz4` CLIs,
 // pg_receivewal and pgBackRest read what walwait writes and the other way round:
 // - gzip: RFC 1952 via node:zlib (streamed; concatenated members are read too).
-// - zstd: zstd frame format via @cloudpss/zstd (libzstd 1.5.6, N-API prebuilds shipped inside the
-//   npm package, WASM fallback). Streamed with the N-API build (memory: a few MiB whatever the
-//   segment size); whole-buffer with the WASM fallback (file + result in memory).
+// - zstd: zstd frame format. Decompressed by the `zstd` command when it is installed (libzstd,
+//   streamed: ~10 ms per 16 MiB segment where the library's stream took 20-30 ms, which left
+//   --prefetch behind serial `zstd -dc`; npm run bench), else, and for unfinished partials, via
+//   @cloudpss/zstd (libzstd 1.5.6, N-API prebuilds shipped inside the npm package, WASM
+//   fallback), which also compresses. Streamed with the N-API build (memory: a few MiB whatever
+//   the segment size); whole-buffer with the WASM fallback (file + result in memory).
 // - lz4: LZ4 frame format (not raw blocks). Decompressed by the `lz4` command when it is
 //   installed (liblz4, streamed: a 16 MiB segment in ~10 ms where lz4-napi took 20-45 ms, which
 //   made --prefetch only as fast as serial `lz4 -dc`; npm run bench), else, and for unfinished
@@ -101,6 +104,8 @@ export async function decompressFile(src: string, dest: string, codec: Codec, op
       // stops at a block boundary, and an empty file: the frame structure is checked here.
       const data = await readFile(src)
       if (!partial && !zstdComplete(data)) throw new Error('truncated zstd data: the frame has no end')
+      // As for lz4: the zstd command when installed, the library when it is not or fails.
+      if (!partial && (await decodeWithCommand('zstd', ['-d', '-c', '-q'], src, dest).catch(() => false))) return
       const z = await loadZstd()
       if (!z.Decompressor) return writeFile(dest, z.decompress(data))
       const [{ Readable }, { pipeline }] = await Promise.all([importModule<typeof import('node:stream')>('node:stream'), importModule<typeof import('node:stream/promises')>('node:stream/promises')])
@@ -122,7 +127,7 @@ export async function decompressFile(src: string, dest: string, codec: Codec, op
       const { end, complete, flg } = lz4Blocks(data)
       // The command only speeds things up: whatever it fails on (a corrupt block, or a broken
       // lz4 on PATH) lz4-napi decodes or rejects as before.
-      if (complete && (await lz4Command(src, dest).catch(() => false))) return
+      if (complete && (await decodeWithCommand('lz4', ['-d', '-c', '-q', '--no-sparse'], src, dest).catch(() => false))) return
       let frame = data
       if (!complete) {
         if (!partial) throw new Error('truncated LZ4 data: the frame has no end mark')
@@ -140,25 +145,31 @@ export async function decompressFile(src: string, dest: string, codec: Codec, op
 
 const CHUNK = 65536
 
-let lz4Missing = false
+/** Decoder commands found missing (ENOENT): not tried again in this process. */
+const missingCommands = new Set<string>()
 
-/** `lz4 -d` from src (a complete frame: lz4Blocks) into dest; false if there is no lz4 command. It checks the blocks and the content checksum, as lz4-napi does. */
-async function lz4Command(src: string, dest: string): Promise<boolean> {
-  if (lz4Missing) return false
+/**
+ * `program args… src` into dest: liblz4's and libzstd's own command-line decoders, streamed, ~10 ms
+ * per 16 MiB segment (lz4-napi took 20-45, @cloudpss/zstd's stream 20-30). False if the program is
+ * not installed; rejects when it fails. Callers hand a file the command did not decode to the
+ * library, which decodes or rejects it: the command only speeds things up.
+ */
+async function decodeWithCommand(program: 'lz4' | 'zstd', args: string[], src: string, dest: string): Promise<boolean> {
+  if (missingCommands.has(program)) return false
   const { spawn } = await importModule<typeof import('node:child_process')>('node:child_process')
   const { open } = await importModule<typeof import('node:fs/promises')>('node:fs/promises')
   const out = await open(dest, 'w', 0o600)
   try {
     return await new Promise<boolean>((resolve, reject) => {
-      const child = spawn('lz4', ['-d', '-c', '-q', '--no-sparse', src], { stdio: ['ignore', out.fd, 'pipe'] })
+      const child = spawn(program, [...args, src], { stdio: ['ignore', out.fd, 'pipe'] })
       let stderr = ''
       child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text))
       child.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') return reject(err)
-        lz4Missing = true
+        missingCommands.add(program)
         resolve(false)
       })
-      child.on('close', (code, signal) => (code === 0 ? resolve(true) : reject(new Error(`lz4 -d ${src}: ${stderr.trim() || `exit ${code ?? signal}`}`))))
+      child.on('close', (code, signal) => (code === 0 ? resolve(true) : reject(new Error(`${program} -d ${src}: ${stderr.trim() || `exit ${code ?? signal}`}`))))
     })
   } finally {
     await out.close()

@@ -1,6 +1,7 @@
-// LZ4 segments are decoded by the `lz4` command when there is one (a stand-in first on PATH marks
-// each call and runs the real one), and by lz4-napi without it or when it fails (which then decodes or rejects).
-// Its own file: "no lz4 command" is remembered for the rest of the process.
+// LZ4 and zstd segments are decoded by the `lz4` and `zstd` commands when there are (a stand-in
+// first on PATH marks each call and runs the real one), and by lz4-napi / @cloudpss/zstd without
+// them or when they fail (which then decode or reject). Its own file: "no such command" is
+// remembered for the rest of the process.
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -52,4 +53,41 @@ t.test('without one: lz4-napi decodes', async (t) => {
   await decompressFile(join(dir, 'y.lz4'), join(dir, 'out4'), 'lz4')
   t.notOk(existsSync(mark))
   t.ok(readFileSync(join(dir, 'out4')).equals(plain))
+})
+
+const realZstd = spawnSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).stdout.trim()
+const zstdMark = join(dir, 'zstd-ran')
+writeFileSync(join(dir, 'bin', 'zstd'), `#!/bin/sh\ntouch '${zstdMark}'\nexec '${realZstd}' "$@"\n`)
+chmodSync(join(dir, 'bin', 'zstd'), 0o755)
+
+t.test('with a zstd command: it decodes; an unfinished frame is refused before it', { skip: realZstd ? false : 'no zstd command here' }, async (t) => {
+  process.env.PATH = `${join(dir, 'bin')}:${savedPath}`
+  await compressFile(join(dir, 'plain'), join(dir, 'x.zst'), 'zstd')
+  await decompressFile(join(dir, 'x.zst'), join(dir, 'zout'), 'zstd')
+  t.ok(existsSync(zstdMark), 'the zstd command ran')
+  t.ok(readFileSync(join(dir, 'zout')).equals(plain))
+  const frame = readFileSync(join(dir, 'x.zst'))
+  rmSync(zstdMark)
+  writeFileSync(join(dir, 'cut.zst'), frame.subarray(0, frame.length - 8))
+  await t.rejects(decompressFile(join(dir, 'cut.zst'), join(dir, 'zout3'), 'zstd'), /no end/)
+  t.notOk(existsSync(zstdMark), 'not given to the command')
+})
+
+t.test('a broken zstd command: the library decodes', async (t) => {
+  writeFileSync(join(dir, 'broken', 'zstd'), '#!/bin/sh\nexit 1\n', { flag: 'w' })
+  chmodSync(join(dir, 'broken', 'zstd'), 0o755)
+  process.env.PATH = `${join(dir, 'broken')}:${savedPath}`
+  await compressFile(join(dir, 'plain'), join(dir, 'b.zst'), 'zstd')
+  await decompressFile(join(dir, 'b.zst'), join(dir, 'zout5'), 'zstd')
+  t.ok(readFileSync(join(dir, 'zout5')).equals(plain))
+})
+
+t.test('without one: the library decodes', async (t) => {
+  rmSync(zstdMark, { force: true })
+  process.env.PATH = join(dir, 'empty')
+  mkdirSync(join(dir, 'empty'), { recursive: true })
+  await compressFile(join(dir, 'plain'), join(dir, 'y.zst'), 'zstd')
+  await decompressFile(join(dir, 'y.zst'), join(dir, 'zout4'), 'zstd')
+  t.notOk(existsSync(zstdMark))
+  t.ok(readFileSync(join(dir, 'zout4')).equals(plain))
 })

@@ -78,14 +78,14 @@ export async function takeOverEarlyCopy(tmp: string, src?: string, expectSize?: 
 
 async function copiedCompletely(early: EarlyCopy, expectSize: number | undefined): Promise<boolean> {
   let size = -1;
-  let grewAt = Date.now();
+  let grewAt = performance.now();
   for (;;) {
     const job = childState(early.pid);
     if (!job) return false;
     if (job.done) return job.exitStatus === 0 && (expectSize === undefined || (await stat(early.tmp)).size === expectSize);
     const now = (await stat(early.tmp)).size;
-    if (now !== size) [size, grewAt] = [now, Date.now()];
-    else if (Date.now() - grewAt > STALL_MS) return false;
+    if (now !== size) [size, grewAt] = [now, performance.now()];
+    else if (performance.now() - grewAt > STALL_MS) return false;
     await new Promise((r) => setTimeout(r, 1));
   }
 }

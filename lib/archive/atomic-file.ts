@@ -7,6 +7,7 @@ import { takeOverEarlyCopy } from './early-copy.js';
 
 const temporaries = new Set<string>();
 
+/** `.<name>.walwait-<pid>.tmp` next to it: bin/walwait's shell part writes and looks for names of this form. */
 export function temporaryNameFor(finalPath: string): string {
   return join(dirname(finalPath), `.${basename(finalPath)}.walwait-${process.pid}.tmp`);
 }

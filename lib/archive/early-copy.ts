@@ -48,7 +48,7 @@ export function takeEarlyCopyFromEnv(tmp: string, env: NodeJS.ProcessEnv = proce
   return true;
 }
 
-export function discardEarlyCopySync(): void {
+function discardEarlyCopySync(): void {
   if (!pending) return;
   try {
     unlinkSync(pending.tmp);

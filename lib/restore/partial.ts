@@ -4,7 +4,7 @@
 // trigger is present, serving that partial segment lets the standby replay every record the
 // archive received before it promotes.
 import { join } from 'node:path';
-import { stat, truncate } from '../fs-async.js';
+import { readSizeAndHead, truncate } from '../fs-async.js';
 import { copyAtomically, writeAtomically } from '../archive/atomic-file.js';
 import { CODECS, CODEC_EXTENSION, decompressFile, type Codec } from '../archive/codecs.js';
 import { probeFile } from '../archive/directory.js';
@@ -12,7 +12,7 @@ import type { WalSource } from '../archive/source.js';
 import type { Log } from '../log.js';
 import { formatBytes, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE, parseLongPageHeader, type SegmentExpectation } from '../wal/page-header.js';
-import { checkCopy, readHead, throwIfUnusable, UnusableSegment } from './unusable.js';
+import { checkCopy, throwIfUnusable, UnusableSegment } from './unusable.js';
 
 const FORMS: { suffix: string; codec: Codec | undefined }[] = [
   { suffix: '.partial', codec: undefined },
@@ -22,9 +22,9 @@ const FORMS: { suffix: string; codec: Codec | undefined }[] = [
 /** Decompress a partial segment and pad it with zeros to the segment size its header gives. */
 async function decompressPartial(src: string, tmp: string, codec: Codec, expect: SegmentExpectation): Promise<void> {
   await decompressFile(src, tmp, codec, { partial: true });
-  const head = await readHead(tmp);
+  const { size, head } = await readSizeAndHead(tmp, LONG_PAGE_HEADER_SIZE);
   const segSize = expect.segSize ?? (head.length >= LONG_PAGE_HEADER_SIZE ? parseLongPageHeader(head).segSize : 0);
-  if ((await stat(tmp)).size < segSize) await truncate(tmp, segSize);
+  if (size < segSize) await truncate(tmp, segSize);
 }
 
 /**

@@ -14,11 +14,6 @@ export function throwIfUnusable(problem: SegmentProblem | undefined): void {
   if (problem) throw new UnusableSegment(problem);
 }
 
-/** The first LONG_PAGE_HEADER_SIZE bytes of a file (fewer if it is shorter). */
-export async function readHead(path: string): Promise<Buffer> {
-  return (await readSizeAndHead(path, LONG_PAGE_HEADER_SIZE)).head;
-}
-
 /** Throws UnusableSegment unless the copy at `path` is a complete segment `name` of this cluster (its size and first page header). */
 export async function checkCopy(name: WalName, path: string, expect: SegmentExpectation): Promise<void> {
   const { size, head } = await readSizeAndHead(path, LONG_PAGE_HEADER_SIZE);

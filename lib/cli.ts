@@ -3,8 +3,8 @@
 // error becomes an exit status.
 import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { removeTemporariesSync, temporaryNameFor, trackTemporary } from './archive/atomic-file.js';
-import { EARLY_COPY_TARGET, takeEarlyCopyFromEnv } from './archive/early-copy.js';
+import { removeTemporariesSync, trackTemporary } from './archive/atomic-file.js';
+import { adoptEarlyCopy, discardEarlyCopy, earlyCopyServed } from './archive/early-copy.js';
 import type { Command, Parsed } from './command-line.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
 import { parseHotArgv } from './flags.js';
@@ -22,8 +22,11 @@ async function parse(argv: string[]): Promise<Parsed | undefined> {
   return parseArgv(argv);
 }
 
-/** Abort on SIGTERM/SIGINT/SIGQUIT or when PostgreSQL's startup process goes away; SIGUSR1 = fast failover. */
-function interruptions(): { signal: AbortSignal; failover: AbortSignal; dispose: () => void } {
+/**
+ * Abort on SIGTERM/SIGINT/SIGQUIT or, once startParentWatch was called, when PostgreSQL's startup
+ * process goes away; SIGUSR1 = fast failover.
+ */
+function interruptions(): { signal: AbortSignal; failover: AbortSignal; startParentWatch: () => void; dispose: () => void } {
   const controller = new AbortController();
   const failover = new AbortController();
   const onUsr1 = (): void => failover.abort('SIGUSR1');
@@ -34,12 +37,14 @@ function interruptions(): { signal: AbortSignal; failover: AbortSignal; dispose:
     process.on(sig, handler);
     return [sig, handler] as const;
   });
-  const parentAlive = watchParent();
-  const timer = setInterval(() => parentAlive() || controller.abort('parent-gone'), 1000);
-  timer.unref();
+  const parentAlive = watchParent(); // who the parent is now: it may be gone by the time the watch starts
+  let timer: NodeJS.Timeout | undefined;
   return {
     signal: controller.signal,
     failover: failover.signal,
+    startParentWatch: () => {
+      timer ??= setInterval(() => parentAlive() || controller.abort('parent-gone'), 1000).unref();
+    },
     dispose: () => {
       clearInterval(timer);
       process.off('SIGUSR1', onUsr1);
@@ -57,20 +62,31 @@ function dieBySignal(sig: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // bin/walwait's shell part may have started copying %f already (archive/early-copy.ts).
-  const earlyTmp = temporaryNameFor(EARLY_COPY_TARGET);
-  if (takeEarlyCopyFromEnv(earlyTmp)) trackTemporary(earlyTmp);
+  // bin/walwait may have started copying %f already (archive/early-copy.ts).
+  const early = adoptEarlyCopy();
+  if (early) trackTemporary(early);
+  try {
+    return await run(argv);
+  } finally {
+    await discardEarlyCopy(); // if it was not taken over
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
   // The --prefetch worker, started by the restore command itself: no yargs, no parent watch (its
   // parent exits at once), its own signal handling.
   if (argv[0] === 'prefetch-worker') return (await import('./prefetch/worker-main.js')).prefetchWorker(argv.slice(1));
   let log: Log = createTextLog();
   let command: Command | undefined;
-  const { signal, failover, dispose } = interruptions();
+  const { signal, failover, startParentWatch, dispose } = interruptions();
   try {
     const parsed = await parse(argv);
     command = parsed?.command;
     if (!parsed) return EXIT.restored; // --help or --version was printed
     const { args } = parsed;
+    // A restore starts the watch when it begins to wait (a present segment is served in a few
+    // milliseconds, and the timer is a quarter of one); every other command at once.
+    if (parsed.command !== 'restore') startParentWatch();
     if (parsed.command === 'pg_standby') {
       const { pgStandby } = await import('./commands/pg-standby.js');
       return await pgStandby(args.argv as string[], { log, signal, failover });
@@ -110,10 +126,13 @@ export async function main(argv: string[]): Promise<number> {
       return await serve({ ...options, ...serveFlags(args, process.env) }, { log, signal }); // a stop by signal returns 0
     }
     const { restore } = await import('./commands/restore.js');
-    return await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, { log, signal, failover });
+    const exit = await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, { log, signal, failover, beforeWait: startParentWatch });
+    if (earlyCopyServed()) log.debug('served the copy bin/walwait started before walwait was loaded');
+    return exit;
   } catch (err) {
     if (err instanceof Interrupted) {
       log.info({ reason: err.reason }, `stopping: ${err.message}`);
+      await discardEarlyCopy(); // dieBySignal does not come back
       dispose();
       return err.reason === 'parent-gone' ? EXIT.failure : dieBySignal(err.reason);
     }

@@ -22,13 +22,14 @@ t.test('npm run build left a code cache for this very bundle that this Node acce
   t.equal(script.cachedDataRejected, false)
 })
 
-/** A copy of bin/walwait next to `bundle` as its dist/walwait.cjs (none if undefined); runs it with `args`. */
-function runWithBundle(t: Test, bundle: string | undefined, ...args: string[]): { status: number | null; stderr: string } {
+/** A copy of bin/walwait next to `bundle` as its dist/walwait.cjs (none if undefined); runs it with `args` (in `cwd`, with `env`). */
+function runWithBundle(t: Test, bundle: string | undefined, ...args: (string | { cwd: string; env: NodeJS.ProcessEnv })[]): { status: number | null; stderr: string } {
   const root = t.testdir({ bin: {}, dist: {} })
   copyFileSync(WALWAIT_BIN, join(root, 'bin', 'walwait'))
   writeFileSync(join(root, 'bin', 'package.json'), '{ "type": "commonjs" }')
   if (bundle !== undefined) writeFileSync(join(root, 'dist', 'walwait.cjs'), bundle)
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'walwait'), ...args], { encoding: 'utf8' })
+  const opts = args.find((a) => typeof a !== 'string')
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'walwait'), ...args.filter((a) => typeof a === 'string')], { encoding: 'utf8', ...opts })
   return { status: r.status, stderr: r.stderr }
 }
 
@@ -37,6 +38,16 @@ t.test('no build (dist/walwait.cjs missing): 201 and what to run, not 1', async 
   t.equal(r.status, 201)
   t.match(r.stderr, /^walwait: FATAL: cannot read .*dist\/walwait\.cjs \(run npm ci, or npm run build, in .*\): ENOENT/)
   t.equal(r.stderr.trim().split('\n').length, 1, 'one line')
+})
+
+t.test('the copy bin/walwait starts early is not left in pg_wal when walwait cannot load (nor by a bug: exit 201 either way)', async (t) => {
+  for (const bundle of [undefined, "throw new Error('boom')"]) {
+    const sb = fakeStandby()
+    sb.put(SEGMENT, segmentBytes())
+    const r = runWithBundle(t, bundle, SEGMENT, 'pg_wal/RECOVERYXLOG', { cwd: sb.data, env: { ...process.env, WALWAIT_EARLY_COPY: join(sb.archive, SEGMENT) } })
+    t.equal(r.status, 201, r.stderr)
+    t.same(sb.leftovers(), [], bundle ?? 'no bundle')
+  }
 })
 
 t.test('an error that escapes the CLI (thrown later, or a rejected main) exits 201, not 1', async (t) => {

@@ -1,111 +1,87 @@
-// The copy's head start. When a restore_command line names one archive directory and %f is in
-// it, bin/walwait's shell part opens this process's temporary file for %p (the name
-// writeAtomically would use: the shell's pid is Node's after exec), starts `cat` from the archive
-// into that open descriptor in the background, and then starts Node: the 16 MiB copy runs while
-// Node starts up (~40 ms) instead of after it (~8 ms of every restore on ext4).
+// The copy's head start. PostgreSQL starts walwait once per WAL file, and a 16 MiB copy made
+// after start-up was ~8 ms of every restore on ext4. When a restore_command line names one archive
+// directory holding %f, bin/walwait's shell part names that file (WALWAIT_EARLY_COPY), and the
+// first lines of its JavaScript start copying it (fs.copyFile, on libuv's thread pool) to
+// pg_wal/.RECOVERYXLOG.walwait-<pid>.early.tmp, before the bundle is even read: the copy runs
+// while walwait is compiled, starts and makes its checks.
 //
-// Node decides everything as usual. Only when it restores that very file to that very name does
-// writeAtomically take the copy over, and only once cat has exited 0 (read from /proc: cat is
-// this process's child, a zombie once done) with the size the caller expects; the copy is then
-// checked like any other (size, page header of the copied bytes). In every other case the name
-// is unlinked before anything else is written under it, and walwait copies as before: cat only
-// ever writes through the descriptor the shell opened, never by name, so a cat that is still
-// running cannot touch a file walwait writes or renames later.
-import { readFileSync, unlinkSync } from 'node:fs';
+// walwait decides everything as usual. Only when it restores that very file to that very %p does
+// writeAtomically take the copy over, once it has ended without error; the copy is then checked
+// like any other (size, page header of the copied bytes) before the rename. Otherwise it is
+// removed once it has ended, and walwait writes its own copy under its usual temporary name: the
+// early copy writes by name (libuv opens the destination itself), so that name is never reused.
 import { resolve } from 'node:path';
-import { stat, unlink } from '../fs-async.js';
+import { unlink } from '../fs-async.js';
 
-/** Set by bin/walwait's shell part: "<pid of the background cat> <archive>/<%f>". */
-export const EARLY_COPY_ENV = 'WALWAIT_EARLY_COPY';
-/** Give up on a cat whose copy has not grown for this long (a stuck mount): walwait copies itself. */
-const STALL_MS = 2_000;
-
-interface EarlyCopy {
-  pid: number;
+/** What bin/walwait started: `done` settles with the copy's error, or null. */
+export interface StartedCopy {
   src: string;
   tmp: string;
+  done: Promise<Error | null>;
+  /** Set once walwait took the file over or removed it: bin/walwait's exit handler removes it otherwise. */
+  owned: boolean;
 }
 
-let pending: EarlyCopy | undefined;
+declare global {
+  // eslint-disable-next-line no-var
+  var __walwaitEarlyCopy: StartedCopy | undefined;
+}
 
-/** Where the shell part copies to: %p is pg_wal/RECOVERYXLOG, relative to the data directory (the cwd). */
+/** The %p the early copy is made for: relative to the data directory, the restore command's cwd. */
 export const EARLY_COPY_TARGET = 'pg_wal/RECOVERYXLOG';
+/** How long a copy that is not taken over may take to end before its name is removed anyway (a stuck mount). */
+const SETTLE_MS = 2_000;
 
-/**
- * Picks up the shell's early copy into `tmp`, the temporary name for EARLY_COPY_TARGET (once, at
- * start-up; children do not inherit it). True if there is one: the caller tracks `tmp` so that a
- * signal removes it; an exit without taking it over removes it too.
- */
-export function takeEarlyCopyFromEnv(tmp: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  const value = env[EARLY_COPY_ENV];
-  if (value === undefined) return false;
-  delete env[EARLY_COPY_ENV];
-  const space = value.indexOf(' ');
-  const pid = Number(value.slice(0, space));
-  if (space < 1 || !Number.isSafeInteger(pid) || pid <= 0) return false;
-  pending = { pid, src: resolve(value.slice(space + 1)), tmp: resolve(tmp) };
-  process.once('exit', discardEarlyCopySync);
-  return true;
+let pending: StartedCopy | undefined;
+let served = false;
+
+/** Takes over what bin/walwait started (once, at start-up): its temporary name, which the caller tracks so that a signal removes it. */
+export function adoptEarlyCopy(started = globalThis.__walwaitEarlyCopy): string | undefined {
+  globalThis.__walwaitEarlyCopy = undefined;
+  pending = started;
+  return started?.tmp;
 }
 
-function discardEarlyCopySync(): void {
-  if (!pending) return;
-  try {
-    unlinkSync(pending.tmp);
-  } catch {
-    // already gone
-  }
-  pending = undefined;
+/** True once an early copy was taken over (for the debug line that says so). */
+export function earlyCopyServed(): boolean {
+  return served;
 }
 
 /**
- * Called by writeAtomically before it writes `tmp`. True when the early copy of `src` into `tmp`
- * is complete (exit 0, `expectSize` bytes): `tmp` is then the caller's. Otherwise false, with any
- * early copy under the name `tmp` unlinked first, so that the caller writes a file of its own.
+ * Called by writeAtomically before it writes a copy of `src` to `dest`. The name of the finished
+ * early copy of that very file for that very `dest`, now the caller's to check and rename; else
+ * undefined, with an early copy for `dest` of another file removed.
  */
-export async function takeOverEarlyCopy(tmp: string, src?: string, expectSize?: number): Promise<boolean> {
+export async function takeOverEarlyCopy(dest: string, src: string | undefined): Promise<string | undefined> {
   const early = pending;
-  if (!early || resolve(tmp) !== early.tmp) return false;
-  pending = undefined;
-  try {
-    if (src !== undefined && resolve(src) === early.src && (await copiedCompletely(early, expectSize))) return true;
-  } catch {
-    // the copy is gone or unreadable: walwait copies
-  }
-  await unlink(early.tmp).catch(() => undefined);
-  return false;
-}
-
-async function copiedCompletely(early: EarlyCopy, expectSize: number | undefined): Promise<boolean> {
-  let size = -1;
-  let grewAt = performance.now();
-  for (;;) {
-    const job = childState(early.pid);
-    if (!job) return false;
-    if (job.done) return job.exitStatus === 0 && (expectSize === undefined || (await stat(early.tmp)).size === expectSize);
-    const now = (await stat(early.tmp)).size;
-    if (now !== size) [size, grewAt] = [now, performance.now()];
-    else if (performance.now() - grewAt > STALL_MS) return false;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
-/**
- * State of a child of this process from /proc/PID/stat: done (a zombie: nobody reaps it, Node
- * does not know it) with its wait status (field 52), or running. Undefined if it is not our child.
- */
-export function childState(pid: number, readStat = (p: number) => readFileSync(`/proc/${p}/stat`, 'latin1')): { done: boolean; exitStatus: number } | undefined {
-  let text: string;
-  try {
-    text = readStat(pid);
-  } catch {
+  if (!early || resolve(dest) !== resolve(EARLY_COPY_TARGET)) return undefined;
+  if (src === undefined || resolve(src) !== resolve(early.src)) {
+    await discardEarlyCopy();
     return undefined;
   }
-  // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-  const fields = text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
-  if (Number(fields[1]) !== process.pid) return undefined;
-  const done = fields[0] === 'Z';
-  const exitStatus = Number(fields[49]);
-  if (done && !Number.isInteger(exitStatus)) return undefined;
-  return { done, exitStatus };
+  pending = undefined;
+  const failed = await early.done;
+  early.owned = true;
+  if (failed === null) {
+    served = true;
+    return early.tmp;
+  }
+  await unlink(early.tmp).catch(() => undefined); // libuv removes what a failed copy wrote; to be sure
+  return undefined;
+}
+
+/**
+ * Removes an early copy that was not taken over, once it has ended (walwait is about to wait, or
+ * is done). A copy that has not ended within SETTLE_MS is unlinked anyway; should it create the
+ * file later still, bin/walwait's exit handler removes it then.
+ */
+export async function discardEarlyCopy(): Promise<void> {
+  const early = pending;
+  if (!early) return;
+  pending = undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([early.done.then(() => true), new Promise<false>((r) => (timer = setTimeout(r, SETTLE_MS, false)))]);
+  clearTimeout(timer);
+  if (ended) early.owned = true;
+  await unlink(early.tmp).catch(() => undefined);
 }

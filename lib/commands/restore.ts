@@ -2,6 +2,7 @@
 // segment is in the archive, complete and from this cluster, then copies it atomically.
 // History, backup and partial files are answered at once: copied if present, else "not found".
 import { dirname, resolve } from 'node:path';
+import { discardEarlyCopy } from '../archive/early-copy.js';
 import { openSources } from '../archive/open-sources.js';
 import type { WalSource } from '../archive/source.js';
 import { signalledMode } from '../datadir/server.js';
@@ -12,6 +13,7 @@ import type { CommonOptions } from '../options.js';
 import { segmentStep, type Step } from '../restore/segment.js';
 import { Waiter } from '../wait.js';
 import { parseWalName, type WalName } from '../wal/names.js';
+import { isoTime } from '../iso-time.js';
 
 export interface RestoreOptions extends CommonOptions {
   walfile: string;
@@ -26,6 +28,8 @@ export interface RunContext {
   signal: AbortSignal;
   /** Aborted by SIGUSR1: fast failover. */
   failover?: AbortSignal;
+  /** Called before a restore first waits, or asks a remote source, which may hold on (the CLI starts its parent watch). */
+  beforeWait?: () => void;
 }
 
 const USAGE_HINT = "restore_command must pass %f and %p: restore_command = 'walwait %f %p'";
@@ -39,12 +43,11 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
   }
   // Each --archive in order: directories and upstream walwait serve URLs (downloads are staged next to the target).
   const { source: archive, localDirs, remote } = await openSources(opts, dirname(resolve(opts.target)), ctx.signal);
+  if (remote.length > 0) ctx.beforeWait?.(); // a long poll waits inside find()
   const pollMs = opts.pollInterval * 1000;
-  const wake = ctx.failover ? AbortSignal.any([ctx.signal, ctx.failover]) : ctx.signal;
   const watchDirs = [...archive.watchDirs(), ...(opts.trigger ? [dirname(opts.trigger)] : [])];
-  if (name.kind !== 'segment') {
-    return runLoop(auxiliaryStep(name, archive, opts, ctx), () => new Waiter(watchDirs, pollMs, wake), ctx);
-  }
+  const makeWaiter = (): Waiter => new Waiter(watchDirs, pollMs, ctx.failover ? AbortSignal.any([ctx.signal, ctx.failover]) : ctx.signal);
+  if (name.kind !== 'segment') return runLoop(auxiliaryStep(name, archive, opts, ctx), makeWaiter, ctx);
   const dataDir = opts.dataDir ?? process.cwd();
   // --prefetch: the spool is looked at first; loaded only when asked for (start-up time).
   const prefetch = opts.prefetch > 0 ? await (await import('../prefetch/foreground.js')).openPrefetch({ name, options: { ...opts, dataDir }, archive, log: ctx.log }) : undefined;
@@ -66,8 +69,8 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     beforeRename: () => throwIfAborted(ctx.signal),
     identity: prefetch?.identity,
   });
-  const onTransientError = (message: string): Promise<void> => recordState(dataDir, { lastError: { message, at: new Date().toISOString() } });
-  const exit = await runLoop(step, () => new Waiter(watchDirs, pollMs, wake), ctx, onTransientError);
+  const onTransientError = (message: string): Promise<void> => recordState(dataDir, { lastError: { message, at: isoTime() } });
+  const exit = await runLoop(step, makeWaiter, ctx, onTransientError);
   if (exit === EXIT.restored) await prefetch?.startWorker(); // never throws
   return exit;
 }
@@ -96,6 +99,8 @@ async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waiter, ctx:
       if (!waiter) {
         // The watch starts only after a first miss (a present file costs no watcher); look once
         // more now that it runs, so a file that landed in between is not waited for.
+        await discardEarlyCopy(); // not what was wanted: no 16 MiB left in pg_wal while waiting
+        ctx.beforeWait?.();
         waiter = makeWaiter();
         continue;
       }

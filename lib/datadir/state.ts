@@ -11,6 +11,7 @@
 // Read-modify-write without a lock, as before: the state is informative only.
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { isoTime } from '../iso-time.js';
 
 export const STATE_FILE = join('pg_wal', 'walwait-state.json');
 
@@ -63,7 +64,7 @@ export async function recordState(dataDir: string, change: Partial<Omit<RestoreS
     fd = openSync(join(dataDir, STATE_FILE), constants.O_RDWR | constants.O_CREAT, 0o666);
     const old = Buffer.alloc(fstatSync(fd).size);
     const got = readSync(fd, old, 0, old.length, 0);
-    const state: RestoreState = { ...parseState(old.toString('utf8', 0, got)), ...change, version: 1, updated: new Date().toISOString() };
+    const state: RestoreState = { ...parseState(old.toString('utf8', 0, got)), ...change, version: 1, updated: isoTime() };
     const text = padState(`${JSON.stringify(state, null, 2)}\n`, old.length);
     writeSync(fd, text, 0, text.length, 0); // at offset 0 whatever the file position
   } catch {

@@ -30,6 +30,7 @@ import { formatBytes, parseWalName, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE } from '../wal/page-header.js';
 import { postmasterGone, readKey, type SpoolKey } from './key.js';
 import { prune, readWanted, stagedSegments, windowAfter } from './spool-dir.js';
+import { isoTime } from '../iso-time.js';
 
 /** How often a waiting worker looks at the postmaster and the key. */
 const CHECK_MS = 250;
@@ -147,7 +148,7 @@ class TakenSegments {
       if (written !== undefined && name <= written) continue; // a restore command served it, and said so
       this.req.log.debug({ walfile: name }, `PostgreSQL took ${name} from the spool (served by bin/walwait's shell part)`);
       const bytes = this.req.identity.segSize;
-      await recordState(this.req.dataDir, { lastRestored: { file: name, at: new Date().toISOString(), bytes, waitedSeconds: 0, codec: undefined } });
+      await recordState(this.req.dataDir, { lastRestored: { file: name, at: isoTime(), bytes, waitedSeconds: 0, codec: undefined } });
     }
   }
 }

@@ -15,6 +15,7 @@ import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, type SegmentProb
 import { checkCopy, UnusableSegment } from './unusable.js';
 import { servePartial } from './partial.js';
 import { neverComingReason } from './timeline-check.js';
+import { isoTime } from '../iso-time.js';
 
 export type Step = { exit: number } | { waitAtMostMs: number };
 
@@ -60,7 +61,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
       log.info({ walfile: name.name, trigger: kind, postmaster: pid }, `${why}: promoting the server (promote file and SIGUSR1 to postmaster ${pid}, as pg_ctl promote does)`);
     } else log.info({ walfile: name.name, trigger: kind }, `${why}: ending recovery`);
     const outcome = req.mode === 'standby' ? 'promoted server' : 'ended recovery';
-    await recordState(req.dataDir, { waiting: null, trigger: { path: req.trigger ?? why, mode: kind, at: new Date().toISOString(), outcome } });
+    await recordState(req.dataDir, { waiting: null, trigger: { path: req.trigger ?? why, mode: kind, at: isoTime(), outcome } });
     return { exit: EXIT.notFound };
   };
 
@@ -69,7 +70,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     if (!trigger) return undefined;
     const stale = staleReason(trigger, { systemId: identity?.systemId, timeline: name.timeline });
     if (stale) {
-      if (notes.shouldLog('stale-state')) await recordState(req.dataDir, { trigger: { path: req.trigger ?? '', mode: trigger.mode, at: new Date().toISOString(), outcome: 'ignored (stale)' } });
+      if (notes.shouldLog('stale-state')) await recordState(req.dataDir, { trigger: { path: req.trigger ?? '', mode: trigger.mode, at: isoTime(), outcome: 'ignored (stale)' } });
       if (notes.shouldLog('stale')) log.warn({ hint: `remove it (walwait promote --clear -t ${req.trigger}); set recovery_end_command = 'walwait promote --clear' so triggers are removed at promotion` }, `ignoring stale trigger ${req.trigger}: ${stale}`);
       return undefined;
     }
@@ -112,7 +113,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
         const after = firstMiss === undefined ? '' : ` after waiting ${waited.toFixed(waited < 1 ? 2 : 1)} s`;
         const from = stored.codec ? `, ${stored.codec} ${formatBytes(stored.size)}` : '';
         log.info({ walfile: name.name, bytes, codec: stored.codec, waitedSeconds: waited }, `restored ${name.name} (${formatBytes(bytes)}${from})${after}`);
-        await recordState(req.dataDir, { waiting: null, lastRestored: { file: name.name, at: new Date().toISOString(), bytes, waitedSeconds: waited, codec: stored.codec } });
+        await recordState(req.dataDir, { waiting: null, lastRestored: { file: name.name, at: isoTime(), bytes, waitedSeconds: waited, codec: stored.codec } });
         return { exit: EXIT.restored };
       } catch (err) {
         if (err instanceof UnusableSegment) {
@@ -143,7 +144,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
       // Everything archived has been served: last, the partial segment of a real-time archive.
       const partial = await servePartial(name, req.partialDirs, req.target, identity, log, req.beforeRename, req.partialSources);
       if (partial) {
-        await recordState(req.dataDir, { waiting: null, partialUsed: { file: partial, for: name.name, at: new Date().toISOString() } });
+        await recordState(req.dataDir, { waiting: null, partialUsed: { file: partial, for: name.name, at: isoTime() } });
         return { exit: EXIT.restored };
       }
       return endRecovery('smart', `smart trigger ${req.trigger} found and ${what}`);
@@ -155,7 +156,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     }
     if (!announcedWait) {
       announcedWait = true;
-      await recordState(req.dataDir, { waiting: { file: name.name, since: new Date(firstMiss).toISOString(), pid: process.pid } });
+      await recordState(req.dataDir, { waiting: { file: name.name, since: isoTime(firstMiss), pid: process.pid } });
       log.debug({ walfile: name.name }, `waiting for ${name.name} in ${req.archive.describe()}`);
       const historyDir = req.archive.localDir;
       const never = historyDir ? await neverComingReason(name, identity.segSize ?? DEFAULT_SEGMENT_SIZE, historyDir).catch(() => undefined) : undefined;

@@ -1,84 +1,60 @@
-// The copy bin/walwait's shell part starts before Node (lib/archive/early-copy.ts), run as
-// PostgreSQL runs restore_command (sh -c in the data directory). A stand-in `cat` first on PATH
-// writes a variant of the segment (another marker beyond the page header, the same valid header)
-// so that the restored file tells whose copy it is: walwait's own or the early one.
-import t from 'tap'
+// The copy bin/walwait starts before the bundle is loaded (lib/archive/early-copy.ts): through sh
+// as PostgreSQL runs restore_command (sh -c in the data directory), where the shell part names
+// the file; directly through node with WALWAIT_EARLY_COPY set, for copies of another file; and
+// the take-over and removal rules on a copy made here.
+import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { childState, EARLY_COPY_ENV, takeEarlyCopyFromEnv } from '../../lib/archive/early-copy.js'
+import { adoptEarlyCopy, discardEarlyCopy, EARLY_COPY_TARGET, takeOverEarlyCopy, type StartedCopy } from '../../lib/archive/early-copy.js'
 import { SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js'
-import { exactEnvCommand, run } from '../harness/util.js'
-import { chownTreeToRunAs } from '../harness/postgres.js'
+import { exactEnvCommand } from '../harness/util.js'
 import { WALWAIT_BIN } from '../harness/walwait-process.js'
 
 t.setTimeout(120_000)
 
 const ORIGINAL = segmentBytes()
-const EARLY = Buffer.from(ORIGINAL)
-EARLY.write('early copy!!', 9000) // same length as segmentBytes' 'some records'
+const SERVED = 'served the copy bin/walwait started'
 
-/** A standby whose archive holds SEGMENT, and `restore` through sh with `cat` (a script body, or the real one) first on PATH. */
-function setUp(cat?: string) {
+/** A standby whose archive holds SEGMENT; `restore` runs walwait through sh (or node, bypassing the shell part) at debug level. */
+function setUp() {
   const s = fakeStandby()
   s.put(SEGMENT, ORIGINAL)
-  const early = join(s.root, 'early-version')
-  writeFileSync(early, EARLY)
-  const bin = join(s.root, 'fake-bin')
-  mkdirSync(bin)
-  if (cat !== undefined) {
-    writeFileSync(join(bin, 'cat'), `#!/bin/sh\n${cat.replaceAll('EARLY', `'${early}'`)}\n`)
-    chmodSync(join(bin, 'cat'), 0o755)
-  }
-  const path = `${bin}:${dirname(process.execPath)}:/usr/bin:/bin`
-  const restore = (extra = '', env: Record<string, string> = {}) => {
-    const started = performance.now()
-    const [cmd, args] = exactEnvCommand('/bin/sh', ['-c', `${WALWAIT_BIN} ${SEGMENT} pg_wal/RECOVERYXLOG -a ${s.archive} ${extra}`], { PATH: path, ...env })
+  const path = `${dirname(process.execPath)}:/usr/bin:/bin`
+  const restore = (extra = '', env: Record<string, string> = {}, via: 'sh' | 'node' = 'sh') => {
+    const line = `${SEGMENT} pg_wal/RECOVERYXLOG -a ${s.archive} --log-level debug ${extra}`
+    const [cmd, args] = via === 'sh' ? exactEnvCommand('/bin/sh', ['-c', `${WALWAIT_BIN} ${line}`], { PATH: path, ...env }) : exactEnvCommand(process.execPath, [WALWAIT_BIN, ...line.trim().split(/\s+/)], { PATH: path, ...env })
     const r = spawnSync(cmd, args, { cwd: s.data, encoding: 'utf8' })
-    return { code: r.status, stderr: r.stderr, ms: performance.now() - started }
+    return { code: r.status, stderr: r.stderr }
   }
-  const restored = (): 'early' | 'own' | 'other' | 'none' => {
-    if (!existsSync(s.target)) return 'none'
-    const got = readFileSync(s.target)
-    return got.equals(EARLY) ? 'early' : got.equals(ORIGINAL) ? 'own' : 'other'
-  }
+  const restored = (): 'original' | 'other' | 'none' => (!existsSync(s.target) ? 'none' : readFileSync(s.target).equals(ORIGINAL) ? 'original' : 'other')
   return { ...s, restore, restored, path }
 }
 
-t.test('the copy sh started is taken over when it is complete (cat exited 0, full size) and checks out', async (t) => {
-  const s = setUp('exec /bin/cat -- EARLY')
-  const r = s.restore()
-  t.equal(r.code, 0, r.stderr)
-  t.equal(s.restored(), 'early')
-  t.same(s.leftovers(), [])
-})
-
-t.test('with the real cat: restored byte for byte, nothing left behind', async (t) => {
+t.test('as PostgreSQL runs it, the early copy is what is served, checked, and nothing is left behind', async (t) => {
   const s = setUp()
   const r = s.restore()
   t.equal(r.code, 0, r.stderr)
-  t.equal(s.restored(), 'own') // same bytes, whoever copied
+  t.match(r.stderr, SERVED)
+  t.equal(s.restored(), 'original')
   t.same(s.leftovers(), [])
 })
 
-t.test('a copy that failed, came out short or stalls is discarded and walwait copies itself', async (t) => {
-  for (const [what, cat] of [
-    ['cat exits 1 after writing everything', '/bin/cat -- EARLY; exit 1'],
-    ['cat exits 0 after writing half', '/usr/bin/head -c 524288 EARLY'],
-    ['cat writes nothing and never ends (a stuck mount): given up after 2 s', 'exec sleep 4'],
-    ['cat is killed', 'kill -9 $$'],
-  ] as const) {
-    const s = setUp(cat)
-    const r = s.restore()
+t.test('an early copy of another file, or one that fails, is removed and walwait copies itself', async (t) => {
+  const s = setUp()
+  const elsewhere = join(s.root, 'elsewhere')
+  writeFileSync(elsewhere, Buffer.alloc(ORIGINAL.length, 1))
+  for (const [what, src] of [['another file', elsewhere], ['a copy that fails', join(s.root, 'missing')]] as const) {
+    const r = s.restore('', { WALWAIT_EARLY_COPY: src }, 'node')
     t.equal(r.code, 0, `${what}: ${r.stderr}`)
-    t.equal(s.restored(), 'own', what)
+    t.notMatch(r.stderr, SERVED, what)
+    t.equal(s.restored(), 'original', what)
     t.same(s.leftovers(), [], what)
-    if (what.includes('stuck')) t.ok(r.ms >= 2_000, `gave up after ${r.ms.toFixed(0)} ms`)
   }
 })
 
-t.test('a copy walwait does not restore is removed: a fast trigger, a foreign segment, a signal', async (t) => {
-  const s = setUp('exec /bin/cat -- EARLY')
+t.test('an early copy walwait does not restore is removed: a fast trigger, a foreign segment, a signal', async (t) => {
+  const s = setUp()
   writeFileSync(s.trigger, 'fast')
   const fast = s.restore(`-t ${s.trigger}`)
   t.equal(fast.code, 1, 'fast trigger: not found')
@@ -104,49 +80,62 @@ t.test('a copy walwait does not restore is removed: a fast trigger, a foreign se
   t.same(g.leftovers(), [], 'SIGTERM: the early copy is gone')
 })
 
-t.test('an inherited WALWAIT_EARLY_COPY is not believed (sh unsets it; Node checks the pid is its child)', async (t) => {
-  const s = setUp('exec /bin/cat -- EARLY')
+t.test('an inherited WALWAIT_EARLY_COPY is not believed: the shell part unsets it (here, with two archives, it names none)', async (t) => {
+  const s = setUp()
   const second = join(s.root, 'second-archive')
   mkdirSync(second)
-  // two archives: sh starts no copy; the variable from the environment must not count either
-  const r = s.restore(`-a ${second}`, { [EARLY_COPY_ENV]: `1 ${join(s.archive, SEGMENT)}` })
+  const r = s.restore(`-a ${second}`, { WALWAIT_EARLY_COPY: join(s.archive, SEGMENT) })
   t.equal(r.code, 0, r.stderr)
-  t.equal(s.restored(), 'own')
+  t.notMatch(r.stderr, SERVED)
+  t.equal(s.restored(), 'original')
   t.same(s.leftovers(), [])
 })
 
-t.test('if sh itself fails (here: it cannot fork cat), it exits 201, never 1-125 ("not found": a promotion)', async (t) => {
-  if (spawnSync('prlimit', ['--version']).status !== 0) {
-    t.comment('no prlimit: not tested')
-    return
-  }
-  const s = setUp()
-  await chownTreeToRunAs(s.root)
-  // RLIMIT_NPROC does not bind root: as root this runs as the harness's unprivileged user. No
-  // `sh -c` around it: that shell could not fork walwait either (and would exit 2 itself).
-  const r = await run('prlimit', ['--nproc=1', WALWAIT_BIN, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', s.archive], { cwd: s.data, env: { PATH: s.path }, asRunUser: process.getuid?.() === 0 })
-  t.equal(r.code, 201, r.stderr)
-  t.equal(s.restored(), 'none')
+/** A copy "started" here, part written: `end` finishes the file and ends it. */
+function started(t: Test, src: string) {
+  const dir = t.testdir()
+  const tmp = join(dir, '.RECOVERYXLOG.early.tmp')
+  writeFileSync(tmp, 'part')
+  let finish!: (err: Error | null) => void
+  const done = new Promise<Error | null>((resolve) => (finish = resolve))
+  const copy: StartedCopy = { src, tmp, done, owned: false }
+  return { copy, tmp, end: (err: Error | null) => (writeFileSync(tmp, 'copied'), finish(err)) }
+}
+
+t.test('takeOverEarlyCopy: only a copy of that very file for %p, once it has ended without error', async (t) => {
+  const ok = started(t, '/archive/seg')
+  adoptEarlyCopy(ok.copy)
+  t.equal(await takeOverEarlyCopy('pg_wal/other', '/archive/seg'), undefined, 'another destination: not this copy')
+  const taking = takeOverEarlyCopy(EARLY_COPY_TARGET, '/archive/./seg')
+  ok.end(null)
+  t.equal(await taking, ok.tmp, 'taken over once it ended (paths compared resolved)')
+  t.equal(ok.copy.owned, true, "bin/walwait's exit handler leaves it alone")
+  t.ok(existsSync(ok.tmp), 'now the caller renames or removes it')
+
+  const failed = started(t, '/archive/seg')
+  adoptEarlyCopy(failed.copy)
+  failed.end(new Error('EIO'))
+  t.equal(await takeOverEarlyCopy(EARLY_COPY_TARGET, '/archive/seg'), undefined, 'a failed copy is not served')
+  t.notOk(existsSync(failed.tmp), 'and removed')
+
+  const other = started(t, '/archive/seg')
+  adoptEarlyCopy(other.copy)
+  const refusing = takeOverEarlyCopy(EARLY_COPY_TARGET, '/spool/seg')
+  await new Promise((r) => setTimeout(r, 50))
+  t.ok(existsSync(other.tmp), 'not removed before the copy ended (it writes by name)')
+  other.end(null)
+  t.equal(await refusing, undefined, 'a copy of another file is not served')
+  t.notOk(existsSync(other.tmp), 'it is removed once it ended')
+  t.equal(await takeOverEarlyCopy(EARLY_COPY_TARGET, '/archive/seg'), undefined, 'and only once')
 })
 
-t.test('takeEarlyCopyFromEnv: takes the variable out of the environment; ignores malformed values', async (t) => {
-  for (const value of ['', 'x /a', '0 /a', '-5 /a', '12', ' /a']) {
-    const env: NodeJS.ProcessEnv = { [EARLY_COPY_ENV]: value }
-    t.equal(takeEarlyCopyFromEnv('pg_wal/.RECOVERYXLOG.walwait-1.tmp', env), false, JSON.stringify(value))
-    t.notOk(EARLY_COPY_ENV in env)
-  }
-  t.equal(takeEarlyCopyFromEnv('x', {}), false)
-})
-
-t.test('childState reads /proc/PID/stat: only a child of this process; done = a zombie, with its wait status', async (t) => {
-  const stat = (state: string, ppid: number, exitCode: number) =>
-    `4242 (a (weird) name) ${state} ${ppid} ${Array.from({ length: 47 }, (_, i) => String(i + 5)).join(' ')} ${exitCode}\n` // fields 5-51, then 52
-  t.same(childState(4242, () => stat('Z', process.pid, 0)), { done: true, exitStatus: 0 })
-  t.same(childState(4242, () => stat('Z', process.pid, 256)), { done: true, exitStatus: 256 })
-  t.same(childState(4242, () => stat('S', process.pid, 0)), { done: false, exitStatus: 0 })
-  t.equal(childState(4242, () => stat('Z', process.pid + 1, 0)), undefined, "another process's child")
-  t.equal(childState(4242, () => stat('Z', process.pid, 0).replace(/ 0\n$/, '\n')), undefined, 'no exit status (Linux < 3.5)')
-  t.equal(childState(process.pid), undefined, 'this very process is not its own child')
-  t.ok(readFileSync('/proc/self/stat', 'latin1').split(' ').length >= 52, 'this kernel has field 52')
-  t.equal(childState(4242, () => { throw new Error('ENOENT') }), undefined)
+t.test('discardEarlyCopy: removes the copy when it ends, or after 2 s if it does not (a stuck mount)', async (t) => {
+  const stuck = started(t, '/archive/seg')
+  adoptEarlyCopy(stuck.copy)
+  const began = performance.now()
+  await discardEarlyCopy()
+  t.ok(performance.now() - began >= 1_900, 'waited for it first')
+  t.notOk(existsSync(stuck.tmp), 'then removed it')
+  t.equal(stuck.copy.owned, false, "should it make the file still, bin/walwait's exit handler removes it")
+  await discardEarlyCopy() // nothing pending: returns at once
 })

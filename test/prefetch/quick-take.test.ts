@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, wri
 import { join } from 'node:path';
 import { formatKey } from '../../lib/prefetch/key.js';
 import { FACTS, SEGMENT, fakeStandby, segmentBytes, writePostmasterPid } from '../harness/fake-datadir.js';
+import { chownTreeToRunAs, run, runAs } from '../harness/util.js';
 import { WALWAIT_BIN } from '../harness/walwait-process.js';
 
 const postmasters: ChildProcess[] = [];
@@ -17,6 +18,7 @@ t.teardown(() => {
 });
 
 interface Case {
+  root: string;
   data: string;
   spool: string;
   target: string;
@@ -29,7 +31,8 @@ interface Case {
 
 function setUp(opts: { withTrigger?: boolean; key?: (k: Parameters<typeof formatKey>[0]) => Parameters<typeof formatKey>[0] } = {}): Case {
   const s = fakeStandby();
-  const postmaster = spawn('sleep', ['1000'], { stdio: 'ignore' });
+  const ra = runAs(); // the server's user, as for a real postmaster (kill -0 on another user's process fails)
+  const postmaster = spawn('sleep', ['1000'], { stdio: 'ignore', ...(ra ? { uid: ra.uid, gid: ra.gid } : {}) });
   postmasters.push(postmaster);
   const start = String(Math.floor(Date.now() / 1000));
   writePostmasterPid(s.data, postmaster.pid!, start);
@@ -45,6 +48,7 @@ function setUp(opts: { withTrigger?: boolean; key?: (k: Parameters<typeof format
   writeFileSync(join(fakeBin, 'node'), `#!/bin/sh\ntouch '${mark}'\nexit 99\n`);
   chmodSync(join(fakeBin, 'node'), 0o755);
   return {
+    root: s.root,
     data: s.data,
     spool,
     target: s.target,
@@ -83,6 +87,20 @@ t.test('without node on PATH the script exits 127, so PostgreSQL stops rather th
     const r = spawnSync('/bin/sh', ['-c', `${sh} ${WALWAIT_BIN} ${SEGMENT.slice(0, 23)}F pg_wal/RECOVERYXLOG`], { cwd: c.data, env: { PATH: `${c.fakeBin}:/nonexistent` }, stdio: 'ignore' });
     t.equal(r.status, 127, `${sh}: exit 127 (command not found), never 1-125`);
   }
+});
+
+t.test('if sh itself fails (here: it cannot fork mv), it exits 201, never 1-125 ("not found": a promotion)', async (t) => {
+  if (spawnSync('prlimit', ['--version']).status !== 0) {
+    t.comment('no prlimit: not tested');
+    return;
+  }
+  const c = setUp();
+  await chownTreeToRunAs(c.root);
+  // RLIMIT_NPROC does not bind root: as root this runs as the harness's unprivileged user. No
+  // `sh -c` around it: that shell could not fork walwait either (and would exit 2 itself).
+  const r = await run('prlimit', ['--nproc=1', WALWAIT_BIN, SEGMENT, 'pg_wal/RECOVERYXLOG'], { cwd: c.data, env: { PATH: `${c.fakeBin}:/usr/bin:/bin` }, asRunUser: process.getuid?.() === 0 });
+  t.equal(r.code, 201, r.stderr);
+  t.ok(staged(c), 'nothing was taken from the spool');
 });
 
 t.test('a trigger file named in the key: Node decides while it exists', async (t) => {

@@ -26,7 +26,7 @@ async function parse(argv: string[]): Promise<Parsed | undefined> {
  * Abort on SIGTERM/SIGINT/SIGQUIT or, once startParentWatch was called, when PostgreSQL's startup
  * process goes away; SIGUSR1 = fast failover.
  */
-function interruptions(): { signal: AbortSignal; failover: AbortSignal; startParentWatch: () => void; dispose: () => void } {
+function interruptions(): { signal: AbortSignal; failover: AbortSignal; startParentWatch: () => void; stopParentWatch: () => void; defaultSignals: () => void } {
   const controller = new AbortController();
   const failover = new AbortController();
   const onUsr1 = (): void => failover.abort('SIGUSR1');
@@ -45,8 +45,8 @@ function interruptions(): { signal: AbortSignal; failover: AbortSignal; startPar
     startParentWatch: () => {
       timer ??= setInterval(() => parentAlive() || controller.abort('parent-gone'), 1000).unref();
     },
-    dispose: () => {
-      clearInterval(timer);
+    stopParentWatch: () => clearInterval(timer),
+    defaultSignals: () => {
       process.off('SIGUSR1', onUsr1);
       for (const [sig, handler] of handlers) process.off(sig, handler);
     },
@@ -61,6 +61,10 @@ function dieBySignal(sig: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'): number {
   return 128 + (sig === 'SIGTERM' ? 15 : 2); // not reached: the default action ends the process
 }
 
+/**
+ * The command line. The caller exits with the status it returns, as bin/walwait does: walwait's
+ * signal handlers stay until then (removing them costs a restore 0.1 ms, and the process ends).
+ */
 export async function main(argv: string[]): Promise<number> {
   // bin/walwait may have started copying %f already (archive/early-copy.ts).
   const early = adoptEarlyCopy();
@@ -78,7 +82,7 @@ async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'prefetch-worker') return (await import('./prefetch/worker-main.js')).prefetchWorker(argv.slice(1));
   let log: Log = createTextLog();
   let command: Command | undefined;
-  const { signal, failover, startParentWatch, dispose } = interruptions();
+  const { signal, failover, startParentWatch, stopParentWatch, defaultSignals } = interruptions();
   try {
     const parsed = await parse(argv);
     command = parsed?.command;
@@ -133,13 +137,14 @@ async function run(argv: string[]): Promise<number> {
     if (err instanceof Interrupted) {
       log.info({ reason: err.reason }, `stopping: ${err.message}`);
       await discardEarlyCopy(); // dieBySignal does not come back
-      dispose();
+      stopParentWatch();
+      defaultSignals(); // so that dieBySignal's own signal ends the process
       return err.reason === 'parent-gone' ? EXIT.failure : dieBySignal(err.reason);
     }
     if (err instanceof WalwaitError) log.error({ code: err.code, hint: err.hint }, `${ERRORS[err.code].what}: ${err.message}`);
     else log.error({ err, hint: 'this is a bug in walwait: please report it with this line' }, `unexpected failure: ${describeError(err)}`);
     return exitStatusFor(err, command === 'push' ? 'archive-command' : 'restore');
   } finally {
-    dispose();
+    stopParentWatch();
   }
 }

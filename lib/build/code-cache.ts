@@ -5,7 +5,7 @@
 // under a name with the bundle's size and mtime. Caches of earlier bundles are removed. A
 // failure only costs speed: walwait compiles without a cache, so it is reported, not fatal.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,14 +29,6 @@ function sampleSegment(name: string): Buffer {
   v.setUint32(36, 8192, true);
   if (segmentFileName(1, 1n, SEG_SIZE) !== name) throw new Error(`sample segment name ${name}`);
   return buf;
-}
-
-// bin/walwait reads the bundle as latin1 (no UTF-8 decoding): right only while it is ASCII, as
-// esbuild writes it by default (--charset=ascii escapes everything else).
-const nonAscii = /[^\x00-\x7f]/.exec(readFileSync(join(dist, 'walwait.cjs'), 'latin1'));
-if (nonAscii) {
-  process.stderr.write(`walwait build: dist/walwait.cjs is not ASCII (byte 0x${nonAscii[0].charCodeAt(0).toString(16)} at ${nonAscii.index}): bundle it with esbuild's default --charset=ascii\n`);
-  process.exit(1);
 }
 
 const oldCaches = (): string[] => readdirSync(dist).filter((f) => /^walwait\.cjs\..*\.cache$/.test(f));

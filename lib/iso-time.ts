@@ -1,6 +1,6 @@
 // Times in the state file, as Date.prototype.toISOString writes them, but without a Date: V8 reads
 // the time zone (/etc/localtime, ~0.25 ms) the first time it breaks a Date down, even for UTC,
-// and every restore records one time. Days to a civil date: H. Hinnant's days_from_civil inverse.
+// and every restore records one time. Days to a civil date: H. Hinnant's civil_from_days.
 const DAY_MS = 86_400_000;
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');

@@ -89,7 +89,7 @@ async function run(argv: string[]): Promise<number> {
     if (!parsed) return EXIT.restored; // --help or --version was printed
     const { args } = parsed;
     // A restore starts the watch when it begins to wait (a present segment is served in a few
-    // milliseconds, and the timer is a quarter of one); every other command at once.
+    // milliseconds, and creating the timer costs 0.25 ms of them); every other command at once.
     if (parsed.command !== 'restore') startParentWatch();
     if (parsed.command === 'pg_standby') {
       const { pgStandby } = await import('./commands/pg-standby.js');

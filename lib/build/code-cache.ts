@@ -44,8 +44,9 @@ try {
   const name = '000000010000000000000001';
   writeFileSync(join(archive, name), sampleSegment(name));
   for (const f of before) rmSync(join(dist, f), { force: true });
-  // Through sh, as PostgreSQL runs it, so that the shell part's early copy is taken over and
-  // that path is in the cache too; this Node first on PATH (the cache is for one Node).
+  // Through sh, as PostgreSQL runs it, so that the early copy (the shell part names the file,
+  // bin/walwait starts it) is taken over and that path is in the cache too; this Node first on
+  // PATH (the cache is for one Node).
   const run = spawnSync('/bin/sh', [bin, name, 'pg_wal/RECOVERYXLOG', '--archive', archive], {
     cwd: data,
     env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, WALWAIT_WRITE_CODE_CACHE: '1' },

@@ -1,8 +1,8 @@
 // Row 1: the cost of one restore_command call for a segment that is already in the archive —
 // what a standby pays per segment while it catches up. walwait against `cp` (the plain copy a
 // restore_command can be), `node -e 0` (the floor for any Node program: walwait cannot start
-// faster than node itself) and Node copying the segment itself with the call walwait copies with
-// (the floor for a Node restore_command that copies after its start-up: what the copy adds to
+// faster than node itself) and Node copying the segment itself with the primitive walwait copies
+// with (the floor for a Node restore_command that copies after its start-up: what the copy adds to
 // node on this machine and filesystem, where a reflink makes it nearly free and ext4 copies 16
 // MiB). Run as PostgreSQL runs it: sh -c, cwd = the data directory (see micro-standby.ts), target
 // pg_wal/RECOVERYXLOG, which PostgreSQL unlinks before each call. A real segment of the
@@ -24,7 +24,7 @@ export interface RestorePresent { row: Row; node: Summary; walwait: Summary }
 
 /** Node copying `src` to `dest` and nothing else, as walwait copies (copyFile with COPYFILE_FICLONE). */
 const nodeCopyCommand = (src: string, dest: string): string =>
-  `node -e "require('node:fs').copyFileSync(process.argv[1], process.argv[2], require('node:fs').constants.COPYFILE_FICLONE)" ${shellQuote(src)} ${dest}`
+  `node -e "require('node:fs').copyFileSync(process.argv[1], process.argv[2], require('node:fs').constants.COPYFILE_FICLONE)" ${shellQuote(src)} ${shellQuote(dest)}`
 
 export async function restorePresentRow(sb: MicroStandby, runs: number): Promise<RestorePresent> {
   const q = shellQuote

@@ -22,19 +22,18 @@ t.test('npm run build left a code cache for this very bundle that this Node acce
   t.equal(script.cachedDataRejected, false)
 })
 
-/** A copy of bin/walwait next to `bundle` as its dist/walwait.cjs (none if undefined); runs it with `args` (in `cwd`, with `env`). */
-function runWithBundle(t: Test, bundle: string | undefined, ...args: (string | { cwd: string; env: NodeJS.ProcessEnv })[]): { status: number | null; stderr: string } {
+/** A copy of bin/walwait next to `bundle` as its dist/walwait.cjs (none if undefined); runs it with `args` (in `opts.cwd`, with `opts.env`). */
+function runWithBundle(t: Test, bundle: string | undefined, args: string[] = [], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; stderr: string } {
   const root = t.testdir({ bin: {}, dist: {} })
   copyFileSync(WALWAIT_BIN, join(root, 'bin', 'walwait'))
   writeFileSync(join(root, 'bin', 'package.json'), '{ "type": "commonjs" }')
   if (bundle !== undefined) writeFileSync(join(root, 'dist', 'walwait.cjs'), bundle)
-  const opts = args.find((a) => typeof a !== 'string')
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'walwait'), ...args.filter((a) => typeof a === 'string')], { encoding: 'utf8', ...opts })
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'walwait'), ...args], { encoding: 'utf8', ...opts })
   return { status: r.status, stderr: r.stderr }
 }
 
 t.test('no build (dist/walwait.cjs missing): 201 and what to run, not 1', async (t) => {
-  const r = runWithBundle(t, undefined, '000000010000000000000001', 'pg_wal/RECOVERYXLOG')
+  const r = runWithBundle(t, undefined, ['000000010000000000000001', 'pg_wal/RECOVERYXLOG'])
   t.equal(r.status, 201)
   t.match(r.stderr, /^walwait: FATAL: cannot read .*dist\/walwait\.cjs \(run npm ci, or npm run build, in .*\): ENOENT/)
   t.equal(r.stderr.trim().split('\n').length, 1, 'one line')
@@ -44,7 +43,7 @@ t.test('the copy bin/walwait starts early is not left in pg_wal when walwait can
   for (const bundle of [undefined, "throw new Error('boom')"]) {
     const sb = fakeStandby()
     sb.put(SEGMENT, segmentBytes())
-    const r = runWithBundle(t, bundle, SEGMENT, 'pg_wal/RECOVERYXLOG', { cwd: sb.data, env: { ...process.env, WALWAIT_EARLY_COPY: join(sb.archive, SEGMENT) } })
+    const r = runWithBundle(t, bundle, [SEGMENT, 'pg_wal/RECOVERYXLOG'], { cwd: sb.data, env: { ...process.env, WALWAIT_EARLY_COPY: join(sb.archive, SEGMENT) } })
     t.equal(r.status, 201, r.stderr)
     t.same(sb.leftovers(), [], bundle ?? 'no bundle')
   }
@@ -61,7 +60,7 @@ t.test('an error that escapes the CLI (thrown later, or a rejected main) exits 2
     t.match(r.stderr, /^walwait: FATAL: unexpected failure \(a bug in walwait: please report it with this line\): boom\n$/)
   }
   // push is an archive_command: above 125 would restart the archiver; 4 = failure, tried again
-  t.equal(runWithBundle(t, "exports.main = async () => { throw new Error('boom') }", 'push', 'pg_wal/x', 'x').status, 4)
+  t.equal(runWithBundle(t, "exports.main = async () => { throw new Error('boom') }", ['push', 'pg_wal/x', 'x']).status, 4)
 })
 
 t.test('the bundle gets an import() from bin/walwait (code compiled by vm.Script has none on Node 20; lib/import-module.ts)', async (t) => {

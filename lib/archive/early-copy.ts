@@ -1,9 +1,9 @@
 // The copy's head start. PostgreSQL starts walwait once per WAL file, and a 16 MiB copy made
 // after start-up was ~8 ms of every restore on ext4. When a restore_command line names one archive
 // directory holding %f, bin/walwait's shell part names that file (WALWAIT_EARLY_COPY), and the
-// first lines of its JavaScript start copying it (fs.copyFile, on libuv's thread pool) to
-// pg_wal/.RECOVERYXLOG.walwait-<pid>.early.tmp, before the bundle is even read: the copy runs
-// while walwait is compiled, starts and makes its checks.
+// first lines of its JavaScript start copying it (fs.copyFile with atomic-file.ts's COPY_FLAGS,
+// on libuv's thread pool) to pg_wal/.RECOVERYXLOG.walwait-<pid>.early.tmp, before the bundle is
+// even read: the copy runs while walwait is compiled, starts and makes its checks.
 //
 // walwait decides everything as usual. Only when it restores that very file to that very %p does
 // writeAtomically take the copy over, once it has ended without error; the copy is then checked

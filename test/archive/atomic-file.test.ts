@@ -1,10 +1,10 @@
 // Files appear under their final name only when complete; with `announce` the temporary file is
 // there from the start (what bin/walwait's shell part waits on while the prefetch worker stages).
 import t from 'tap';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { temporaryNameFor, writeAtomically } from '../../lib/archive/atomic-file.js';
+import { COPY_FLAGS, copyAtomically, temporaryNameFor, writeAtomically } from '../../lib/archive/atomic-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'walwait-atomic-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,3 +45,20 @@ t.test('a failure leaves neither the final name nor the temporary, announced or 
   }
   t.same(readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
 });
+
+t.test('copyAtomically copies into a new file (COPYFILE_EXCL, as bin/walwait\'s early copy does), and replaces one a dead process of this pid left', async (t) => {
+  t.ok(COPY_FLAGS & constants.COPYFILE_EXCL, 'EXCL: libuv does not truncate the new file, so ext4 does not write it out at close')
+  t.ok(COPY_FLAGS & constants.COPYFILE_FICLONE, 'a reflink where the filesystem has them')
+  const bin = readFileSync(new URL('../../bin/walwait', import.meta.url), 'utf8')
+  t.match(bin, 'fs.copyFile(early.src, early.tmp, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL,', 'bin/walwait copies with the same flags')
+  const src = join(dir, 'src')
+  writeFileSync(src, 'segment bytes')
+  const dest = join(dir, 'copied')
+  writeFileSync(temporaryNameFor(dest), 'left by a process that died')
+  t.equal(await copyAtomically(src, dest), 13)
+  t.equal(readFileSync(dest, 'utf8'), 'segment bytes')
+  t.notOk(existsSync(temporaryNameFor(dest)), 'no temporary left')
+  const announced = join(dir, 'announced')
+  t.equal(await copyAtomically(src, announced, { announce: true }), 13, 'announced: the empty temporary file is overwritten')
+  t.equal(readFileSync(announced, 'utf8'), 'segment bytes')
+})

@@ -1,7 +1,8 @@
 // Row 6: the copy primitive inside walwait's process. walwait copies with
-// fs.copyFile(COPYFILE_FICLONE): a reflink where the filesystem has them (btrfs, XFS with
-// reflink=1: no data copied at all), else libuv's copy (copy_file_range/sendfile, in the
-// kernel). Compared with a plain copyFile and with a read/write stream copy through user space,
+// fs.copyFile(COPYFILE_FICLONE | COPYFILE_EXCL): a reflink where the filesystem has them (btrfs,
+// XFS with reflink=1: no data copied at all), else libuv's copy (copy_file_range/sendfile, in the
+// kernel), into a new file (EXCL: libuv does not truncate it first, which makes ext4 write it out
+// at close). Compared with a plain copyFile and with a read/write stream copy through user space,
 // on a 16 MiB file in the benchmark's temp directory, interleaved, destination removed before
 // each copy (as PostgreSQL removes RECOVERYXLOG). FICLONE_FORCE tells whether reflinks exist.
 import { constants, createReadStream, createWriteStream } from 'node:fs'
@@ -30,7 +31,7 @@ export async function copyRow(sb: MicroStandby, runs: number): Promise<Row> {
   const src = sb.source
   const dst = join(sb.root, 'copy')
   const ways: Record<string, () => Promise<void>> = {
-    ficlone: () => copyFile(src, dst, constants.COPYFILE_FICLONE),
+    ficlone: () => copyFile(src, dst, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL),
     plain: () => copyFile(src, dst),
     stream: () => pipeline(createReadStream(src), createWriteStream(dst)),
   }
@@ -50,7 +51,7 @@ export async function copyRow(sb: MicroStandby, runs: number): Promise<Row> {
   return {
     id: '6',
     what: `copy primitive in-process, 16 MiB on ${fsType(sb.root)} (median ms)`,
-    walwait: `copyFile(FICLONE) ${s('ficlone')}`,
+    walwait: `copyFile(FICLONE | EXCL) ${s('ficlone')}`,
     reference: `copyFile() ${s('plain')}; read+write stream ${s('stream')}`,
     result: `reflinks: ${await reflinks(src, dst)}`,
     target: '—',

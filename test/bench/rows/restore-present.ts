@@ -22,9 +22,9 @@ const WARMUP = 2
 
 export interface RestorePresent { row: Row; node: Summary; walwait: Summary }
 
-/** Node copying `src` to `dest` and nothing else, as walwait copies (copyFile with COPYFILE_FICLONE). */
+/** Node copying `src` to `dest` and nothing else, as walwait copies (copyFile with COPY_FLAGS: FICLONE | EXCL). */
 const nodeCopyCommand = (src: string, dest: string): string =>
-  `node -e "require('node:fs').copyFileSync(process.argv[1], process.argv[2], require('node:fs').constants.COPYFILE_FICLONE)" ${shellQuote(src)} ${shellQuote(dest)}`
+  `node -e "const { copyFileSync, constants: c } = require('node:fs'); copyFileSync(process.argv[1], process.argv[2], c.COPYFILE_FICLONE | c.COPYFILE_EXCL)" ${shellQuote(src)} ${shellQuote(dest)}`
 
 export async function restorePresentRow(sb: MicroStandby, runs: number): Promise<RestorePresent> {
   const q = shellQuote

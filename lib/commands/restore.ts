@@ -8,12 +8,12 @@ import type { WalSource } from '../archive/source.js';
 import { signalledMode } from '../datadir/server.js';
 import { recordState } from '../datadir/state.js';
 import { EXIT, Interrupted, WalwaitError, describeError, isTransient } from '../errors.js';
+import { isoTime } from '../iso-time.js';
 import { RateLimitedLog, type Log } from '../log.js';
 import type { CommonOptions } from '../options.js';
 import { segmentStep, type Step } from '../restore/segment.js';
 import { Waiter } from '../wait.js';
 import { parseWalName, type WalName } from '../wal/names.js';
-import { isoTime } from '../iso-time.js';
 
 export interface RestoreOptions extends CommonOptions {
   walfile: string;

@@ -23,6 +23,7 @@ import type { ClusterIdentity } from '../datadir/identity.js';
 import { signalledMode } from '../datadir/server.js';
 import { recordState } from '../datadir/state.js';
 import { describeError } from '../errors.js';
+import { isoTime } from '../iso-time.js';
 import type { Log } from '../log.js';
 import { checkCopy, UnusableSegment } from '../restore/unusable.js';
 import { Waiter } from '../wait.js';
@@ -30,7 +31,6 @@ import { formatBytes, parseWalName, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE } from '../wal/page-header.js';
 import { postmasterGone, readKey, type SpoolKey } from './key.js';
 import { prune, readWanted, stagedSegments, windowAfter } from './spool-dir.js';
-import { isoTime } from '../iso-time.js';
 
 /** How often a waiting worker looks at the postmaster and the key. */
 const CHECK_MS = 250;

@@ -7,6 +7,7 @@ import { requestPromotion, type RecoveryMode } from '../datadir/server.js';
 import { prefetchStallsReplay } from '../datadir/settings.js';
 import { recordState } from '../datadir/state.js';
 import { EXIT } from '../errors.js';
+import { isoTime } from '../iso-time.js';
 import { RateLimitedLog, type Log } from '../log.js';
 import { readTrigger, staleReason, type Trigger, type TriggerMode } from '../trigger.js';
 import { Deadline } from '../wait.js';
@@ -15,7 +16,6 @@ import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, type SegmentProb
 import { checkCopy, UnusableSegment } from './unusable.js';
 import { servePartial } from './partial.js';
 import { neverComingReason } from './timeline-check.js';
-import { isoTime } from '../iso-time.js';
 
 export type Step = { exit: number } | { waitAtMostMs: number };
 

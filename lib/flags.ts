@@ -30,7 +30,7 @@ export const RESTORE_FLAGS = {
   'max-wait': { type: 'string', describe: 'end recovery (as a fast trigger) after this many seconds without the wanted segment; 0 = never (default)' },
   'partial-dir': { type: 'string', describe: "a real-time archive's directory with <segment>.partial files, served at a smart failover" },
   mode: { type: 'string', choices: MODES, describe: 'auto (default): standby if standby.signal exists; archive: wait; standby: wait briefly, promote on a trigger' },
-  'standby-wait': { type: 'string', describe: 'standby mode: seconds to wait for a segment before answering "not found" (default 1)' },
+  'standby-wait': { type: 'string', describe: 'standby mode: seconds to wait for a segment, or for an unreadable archive to answer, before answering "not found" (default 1)' },
   'token-file': { type: 'string', describe: 'with an http(s):// --archive: the file holding the bearer token of walwait serve (env WALWAIT_TOKEN_FILE)' },
   'tls-ca': { type: 'string', describe: "with an https:// --archive: the CA certificate (PEM) to trust instead of the system's (env WALWAIT_TLS_CA)" },
 } satisfies Record<string, FlagSpec>;

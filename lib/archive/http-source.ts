@@ -117,13 +117,13 @@ export class HttpSource implements WalSource {
     const kind = parseWalName(name)?.kind;
     // .history, .backup and .partial are answered at once by the server: never ask it to wait.
     const waitS = kind === 'segment' && opts.waitMs && opts.waitMs > 0 ? Math.min(MAX_WAIT_SECONDS, Math.ceil(opts.waitMs / 1000)) : 0;
-    const known = await this.stillRejected(name, opts.signal);
+    const known = await this.stillRejected(name, opts.signal, opts.answerWithinMs);
     if (known) {
       // The long poll this source promises: the caller will not wait before asking again.
       if (waitS > 0) await this.pause(waitS * 1000, opts.signal);
       return { ...known.answer, head: Buffer.from(known.answer.head) };
     }
-    return this.get(name, headBytes, waitS, opts.signal);
+    return this.get(name, headBytes, waitS, opts.signal, opts.answerWithinMs);
   }
 
   async restore(file: StoredFile, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
@@ -199,7 +199,7 @@ export class HttpSource implements WalSource {
   }
 
   /** The response (headers received); its body is the caller's to consume. */
-  private async request(method: 'GET' | 'HEAD', name: string, waitS: number, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+  private async request(method: 'GET' | 'HEAD', name: string, waitS: number, signal: AbortSignal | undefined, answerWithinMs = Infinity): Promise<http.IncomingMessage> {
     const url = this.urlFor(name, waitS);
     const abort = this.signals(signal);
     const attempt = (retry: boolean): Promise<http.IncomingMessage> =>
@@ -211,8 +211,8 @@ export class HttpSource implements WalSource {
           headers: { authorization: `Bearer ${this.token}`, accept: 'application/octet-stream', 'user-agent': 'walwait' },
           ...(abort ? { signal: abort } : {}),
         });
-        const headersMs = waitS * 1000 + HEADERS_GRACE_MS;
-        const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${headersMs / 1000} s`), { code: 'ETIMEDOUT' })), headersMs);
+        const headersMs = Math.max(0, Math.min(waitS * 1000 + HEADERS_GRACE_MS, answerWithinMs));
+        const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${(headersMs / 1000).toFixed(1)} s`), { code: 'ETIMEDOUT' })), headersMs);
         req.on('response', (res) => {
           answered = true;
           clearTimeout(timer);
@@ -274,8 +274,8 @@ export class HttpSource implements WalSource {
     return new UpstreamError(`HTTP${status}`, `${this.where(name)} answered HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + said, hint);
   }
 
-  private async get(name: string, headBytes: number, waitS: number, signal: AbortSignal | undefined): Promise<StoredFile | undefined> {
-    const res = await this.request('GET', name, waitS, signal);
+  private async get(name: string, headBytes: number, waitS: number, signal: AbortSignal | undefined, answerWithinMs?: number): Promise<StoredFile | undefined> {
+    const res = await this.request('GET', name, waitS, signal, answerWithinMs);
     if (res.statusCode === 200) return this.stage(name, res, headBytes);
     if (res.statusCode !== 404 || res.headers['x-walwait-found'] === undefined) throw await this.refusal(res, name);
     const found = header(res, 'x-walwait-found');
@@ -367,14 +367,14 @@ export class HttpSource implements WalSource {
   }
 
   /** A recently refused download the server still holds unchanged (HEAD), or undefined. */
-  private async stillRejected(name: string, signal: AbortSignal | undefined): Promise<Rejected | undefined> {
+  private async stillRejected(name: string, signal: AbortSignal | undefined, answerWithinMs?: number): Promise<Rejected | undefined> {
     const known = this.rejected.get(name);
     if (!known) return undefined;
     if (Date.now() - known.at >= REJECTED_RECHECK_MS) {
       this.rejected.delete(name);
       return undefined;
     }
-    const res = await this.request('HEAD', name, 0, signal);
+    const res = await this.request('HEAD', name, 0, signal, answerWithinMs);
     res.resume();
     const same =
       res.statusCode === 200 &&

@@ -23,6 +23,11 @@ export interface FindOptions {
   /** How long find() may hold on waiting for the file (sources that long-poll); 0 = answer now. */
   waitMs?: number;
   signal?: AbortSignal;
+  /**
+   * Standby mode: a source that has not answered by then (a remote one: response headers) fails
+   * with a transient error instead of holding on; undefined = its own timeouts only.
+   */
+  answerWithinMs?: number | undefined;
   /** What is wrong with a found file as far as its size and first bytes tell (see FirstOf). */
   check?: (file: StoredFile) => SegmentProblem | undefined;
 }

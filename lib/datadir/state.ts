@@ -28,6 +28,25 @@ export interface RestoreState {
   partialUsed?: { file: string; for: string; at: string } | null;
   /** The last error that was retried (or that stopped walwait). */
   lastError?: { message: string; at: string } | null;
+  /** Standby mode: the archive could not be read and calls were answered "not found" (null once it answers again). */
+  archiveFault?: ArchiveFault | null;
+}
+
+export interface ArchiveFault {
+  /** The archive as restore_command names it (directories and URLs, in order). */
+  source: string;
+  /** The cause's code (errno, TLS code or HTTP<status>): the same fault is told by source and code. */
+  code: string;
+  /** The cause, as the failing call said it. */
+  message: string;
+  /** When walwait first answered "not found" for this cause. */
+  since: string;
+  /** When it last logged a WARNING about it. */
+  warnedAt: string;
+  /** When a call last answered "not found" for it. */
+  lastAt: string;
+  /** Calls answered "not found" for it so far. */
+  notFoundAnswers: number;
 }
 
 /** Bytes the file is padded to at least: one page, room for every field. */

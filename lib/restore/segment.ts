@@ -31,7 +31,8 @@ export interface SegmentRequest {
   partialSources?: WalSource[];
   pollMs: number;
   maxWaitMs: number;
-  standbyWaitMs: number;
+  /** Standby mode: when to answer "not found" (from the call's start); undefined in archive mode. */
+  standbyWait: Deadline | undefined;
   log: Log;
   failover: AbortSignal | undefined; // SIGUSR1
   beforeRename: () => void;
@@ -42,12 +43,23 @@ export interface SegmentRequest {
 const STILL_WAITING_FIRST_MS = 60_000;
 const REPEAT_LOG_MS = 5 * 60_000;
 const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
+/** Standby mode: a long poll ends this long before the deadline, so its answer arrives in time. */
+const ANSWER_MARGIN_MS = 250;
+
+/**
+ * How long a long-polling source may hold the request: the poll interval, or in standby mode the
+ * whole seconds (the protocol's unit) that end before the deadline; 0 asks for an answer now.
+ */
+export function longPollMs(pollMs: number, standbyWait: Deadline | undefined): number {
+  if (!standbyWait) return pollMs;
+  return Math.min(pollMs, Math.floor(Math.max(0, standbyWait.remaining() - ANSWER_MARGIN_MS) / 1000) * 1000);
+}
 
 export function segmentStep(req: SegmentRequest): () => Promise<Step> {
   const { name, log } = req;
   const notes = new RateLimitedLog(REPEAT_LOG_MS);
   const maxWait = new Deadline(req.maxWaitMs);
-  const standbyWait = new Deadline(req.mode === 'standby' ? Math.max(1, req.standbyWaitMs) : 0);
+  const standbyWait = req.standbyWait ?? new Deadline(0); // archive mode: never
   let identity: ClusterIdentity | undefined = req.identity;
   let firstMiss: number | undefined;
   let announcedWait = false;
@@ -97,7 +109,9 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     const trigger = await currentTrigger();
     if (trigger?.mode === 'fast') return endRecovery('fast', `fast trigger ${req.trigger} found, not waiting for ${name.name}`);
 
-    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE, { waitMs: req.pollMs, check: problemBeforeRestore });
+    const pollFor = longPollMs(req.pollMs, req.standbyWait);
+    // Standby mode: an upstream that does not answer by the deadline is a fault (answered "not found").
+    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE, { waitMs: pollFor, check: problemBeforeRestore, answerWithinMs: req.standbyWait?.remaining() });
     let problem = stored ? problemBeforeRestore(stored) : undefined;
     if (stored && problem) await req.archive.discard(stored);
     if (stored && !problem) {
@@ -152,6 +166,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     if (maxWait.passed) return endRecovery('fast', `no usable ${name.name} after ${(req.maxWaitMs / 1000).toFixed(0)} s (--max-wait)`);
     if (standbyWait.passed) {
       log.debug({ walfile: name.name }, `${what}: answering "not found" so PostgreSQL can stream or retry (standby mode)`);
+      if (announcedWait) await recordState(req.dataDir, { waiting: null });
       return { exit: EXIT.notFound };
     }
     if (!announcedWait) {
@@ -174,7 +189,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     if (waitedMs >= STILL_WAITING_FIRST_MS && notes.shouldLog('still-waiting')) {
       log.info({ walfile: name.name, waitedSeconds: Math.round(waitedMs / 1000) }, `still waiting for ${name.name} (${Math.round(waitedMs / 1000)} s)`);
     }
-    // A long-polling source has just waited up to pollMs in find(): look again at once.
-    return { waitAtMostMs: Math.min(req.archive.longPolls ? 0 : req.pollMs, maxWait.remaining(), standbyWait.remaining()) };
+    // A long-polling source has just waited up to pollFor in find(): look again at once.
+    return { waitAtMostMs: Math.min(req.archive.longPolls && pollFor > 0 ? 0 : req.pollMs, maxWait.remaining(), standbyWait.remaining()) };
   };
 }

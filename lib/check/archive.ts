@@ -1,17 +1,23 @@
 // Checks of the archive: it is there and readable (by this user and, judged from the mode bits,
 // by the server's user), and its newest segment comes from this cluster.
 import { readdir, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeFile } from '../archive/directory.js';
 import { splitCompressedName } from '../archive/codecs.js';
 import { describeError } from '../errors.js';
+import { describeConflict, timelineConflicts } from '../datadir/timeline-conflict.js';
 import { isArchiveUrl } from '../options.js';
+import type { WalSource } from '../archive/source.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, parseLongPageHeader } from '../wal/page-header.js';
 import { parseWalName, type WalName } from '../wal/names.js';
 import { blockedFor, currentAccount, sameAccount, serverAccount } from './access.js';
 import { compressedHead } from './archive-head.js';
 import { fail, pass, warn, type CheckResult } from './result.js';
 import type { Setup } from './setup.js';
+
+/** How long `walwait check` waits for an upstream walwait serve to answer. */
+const PROBE_ANSWER_MS = 5000;
 
 export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
   const name = 'archive';
@@ -21,7 +27,14 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
   }
   const dir = s.archive.value;
   const where = `${dir} (from ${s.archive.from})`;
-  if (isArchiveUrl(dir)) return warn(name, `${where} is an upstream walwait serve: not checked from here`, `look at the archive on its host (walwait status -a DIR), and at ${dir}/healthz from here`);
+  // Standby mode answers "not found" while the archive cannot be read: the standby then lives on streaming alone.
+  const meanwhile = s.effectiveMode === 'standby' ? '; in standby mode walwait answers "not found" meanwhile and the standby depends on streaming alone' : '';
+  if (isArchiveUrl(dir)) {
+    const problem = await probeUpstream(dir, s);
+    return problem === undefined
+      ? pass(name, `${where} answers (token accepted)`)
+      : fail(name, `${where} cannot be read: ${problem.message}${meanwhile}`, problem.fix);
+  }
   try {
     const st = await stat(dir);
     if (!st.isDirectory()) return fail(name, `${where} is not a directory`, '--archive must name the directory the primary archives into');
@@ -36,7 +49,30 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const fix = code === 'ENOENT' ? 'create it, mount it, or correct --archive' : 'let the user PostgreSQL runs as read it (permissions, mount)';
-    return fail(name, `${where} cannot be read: ${describeError(err)}`, fix);
+    return fail(name, `${where} cannot be read: ${describeError(err)}${meanwhile}`, fix);
+  }
+}
+
+/**
+ * Ask an upstream walwait serve for 00000001.history, which never exists (timeline 1 has no
+ * history): an answer means it is reachable, TLS is trusted and the token is accepted.
+ */
+async function probeUpstream(url: string, s: Setup): Promise<{ message: string; fix: string } | undefined> {
+  const { openSources } = await import('../archive/open-sources.js');
+  let source: WalSource & { close?: () => void };
+  try {
+    ({ source } = await openSources({ archives: [url], tokenFile: s.tokenFile?.value, tlsCa: s.tlsCa?.value }, tmpdir()));
+  } catch (err) {
+    return { message: describeError(err), fix: (err as { hint?: string }).hint ?? 'fix --token-file and --tls-ca in restore_command' };
+  }
+  try {
+    const found = await source.find('00000001.history', 0, { answerWithinMs: PROBE_ANSWER_MS });
+    if (found) await source.discard(found);
+    return undefined;
+  } catch (err) {
+    return { message: describeError(err), fix: (err as { hint?: string }).hint ?? 'start walwait serve, or correct --archive' };
+  } finally {
+    source.close?.();
   }
 }
 
@@ -89,4 +125,15 @@ export async function checkNewestSegment(s: Setup): Promise<CheckResult> {
   } catch (err) {
     return fail(name, `cannot read ${path}: ${describeError(err)}`, 'replace it with a good copy from the primary, or fix its permissions');
   }
+}
+
+/** A promotion that took a timeline another server had already archived (see datadir/timeline-conflict.ts). */
+export async function checkTimelineConflicts(s: Setup): Promise<CheckResult | undefined> {
+  if (!s.archive || isArchiveUrl(s.archive.value)) return undefined;
+  const name = 'timelines';
+  const conflicts = await timelineConflicts(s.dataDir, s.archive.value);
+  const [first] = conflicts;
+  if (!first) return pass(name, `the history files in pg_wal match the archive's`);
+  return fail(name, conflicts.map((c) => describeConflict(c, s.archive!.value)).join('; '),
+    `decide which server's timeline ${first.timeline} survives; rebuild the other from it (pg_rewind or a new base backup) and promote it again, so it takes a new timeline`);
 }

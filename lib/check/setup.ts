@@ -23,6 +23,9 @@ export interface Setup {
   walwait: WalwaitCommand | undefined;
   archive: Sourced<string> | undefined;
   trigger: Sourced<string> | undefined;
+  /** For an archive URL: the token and CA files the restore command reads. */
+  tokenFile: Sourced<string> | undefined;
+  tlsCa: Sourced<string> | undefined;
   mode: Sourced<Mode>;
   /** What walwait will do: archive (wait) or standby (wait briefly), from the mode and the signal file. */
   effectiveMode: RecoveryMode;
@@ -32,7 +35,7 @@ export interface Setup {
 
 const OPTIONS_SOURCE = 'walwait.json, WALWAIT_* or flags';
 
-export async function readSetup(dataDir: string, opts: Pick<CommonOptions, 'archive' | 'trigger' | 'mode'>): Promise<Setup> {
+export async function readSetup(dataDir: string, opts: Pick<CommonOptions, 'archive' | 'trigger' | 'mode'> & Partial<Pick<CommonOptions, 'tokenFile' | 'tlsCa'>>): Promise<Setup> {
   let identity: ClusterIdentity = {};
   let identityError: string | undefined;
   try {
@@ -55,7 +58,7 @@ export async function readSetup(dataDir: string, opts: Pick<CommonOptions, 'arch
       problems.push(describeError(err));
     }
   }
-  const pick = (key: 'archive' | 'trigger'): Sourced<string> | undefined => {
+  const pick = (key: 'archive' | 'trigger' | 'tokenFile' | 'tlsCa'): Sourced<string> | undefined => {
     const fromCommand = walwait?.[key];
     const asPath = (base: string, v: string): string => (key === 'archive' && isArchiveUrl(v) ? v : resolve(base, v));
     if (fromCommand) return { value: asPath(dataDir, fromCommand), from: 'restore_command' };
@@ -74,7 +77,7 @@ export async function readSetup(dataDir: string, opts: Pick<CommonOptions, 'arch
   }
   const signal = signalledMode(dataDir);
   const effectiveMode = mode.value === 'auto' ? (signal ?? 'archive') : mode.value;
-  const setup: Setup = { dataDir, identity, signal, restoreCommand, walwait, archive: pick('archive'), trigger: pick('trigger'), mode, effectiveMode, problems };
+  const setup: Setup = { dataDir, identity, signal, restoreCommand, walwait, archive: pick('archive'), trigger: pick('trigger'), tokenFile: pick('tokenFile'), tlsCa: pick('tlsCa'), mode, effectiveMode, problems };
   if (identityError !== undefined) setup.identityError = identityError;
   return setup;
 }

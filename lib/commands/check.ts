@@ -4,7 +4,7 @@
 //
 // Exit statuses: 0 when no check failed (warnings allowed), 1 when at least one failed. An
 // operator command, never a restore_command: usage and configuration errors still exit 200.
-import { checkArchiveReadable, checkNewestSegment } from '../check/archive.js';
+import { checkArchiveReadable, checkNewestSegment, checkTimelineConflicts } from '../check/archive.js';
 import { checkPrimary } from '../check/primary.js';
 import { checkDataDirectory, checkPrefetch, checkRestoreCommand, checkSignalFile } from '../check/recovery.js';
 import { exitStatusOf, formatResults, resultsJson, type CheckResult } from '../check/result.js';
@@ -29,10 +29,11 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
     checkPrefetch(setup),
     await checkArchiveReadable(setup),
     await checkNewestSegment(setup),
+    await checkTimelineConflicts(setup),
     checkTriggerDirectory(setup),
     await checkTriggerAbsent(setup),
     checkRecoveryEndCommand(setup),
-  ];
+  ].filter((r): r is CheckResult => r !== undefined);
   if (opts.primary !== undefined) results.push(...(await checkPrimary(opts.primary, setup.identity.systemId)));
   return results;
 }

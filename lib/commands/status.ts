@@ -50,9 +50,17 @@ export async function statusReport(
   standby: StandbyInputs | undefined,
   now = new Date(),
 ): Promise<StatusReport> {
-  const archive = archivePath ? await archiveView(archivePath, pathSource, standby?.identity) : null;
+  let archive: ArchiveView | null = null;
+  let archiveError: StatusReport['archiveError'] = null;
+  try {
+    archive = archivePath ? await archiveView(archivePath, pathSource, standby?.identity) : null;
+  } catch (err) {
+    // An unreachable archive is part of a standby's status (an unmounted share): said, not fatal.
+    if (!standby || !archivePath || !(err instanceof WalwaitError) || err.code !== 'archive-unusable') throw err;
+    archiveError = { path: archivePath, message: describeError(err) };
+  }
   const standbyView = standby ? await readStandbyView(standby.dataDir, standby.identity, standby.trigger, archive, now) : null;
-  return { version: 1, generatedAt: now.toISOString(), archive, standby: standbyView };
+  return { version: 1, generatedAt: now.toISOString(), archiveError, archive, standby: standbyView };
 }
 
 export async function status(opts: StatusOptions, ctx: RunContext): Promise<number> {

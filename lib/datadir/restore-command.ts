@@ -36,6 +36,8 @@ export interface WalwaitCommand {
   trigger?: string;
   mode?: string;
   config?: string;
+  tokenFile?: string;
+  tlsCa?: string;
   clear: boolean;
   /** %f and %p both appear. */
   hasPlaceholders: boolean;
@@ -44,8 +46,9 @@ export interface WalwaitCommand {
 }
 
 const SUBCOMMANDS = new Set(['restore', 'pg_standby', 'promote', 'push', 'cleanup', 'slot', 'check', 'status']);
-const VALUE_FLAGS: Record<string, 'archive' | 'trigger' | 'mode' | 'config'> = {
+const VALUE_FLAGS: Record<string, 'archive' | 'trigger' | 'mode' | 'config' | 'tokenFile' | 'tlsCa'> = {
   '--archive': 'archive', '-a': 'archive', '--trigger': 'trigger', '-t': 'trigger', '--mode': 'mode', '--config': 'config',
+  '--token-file': 'tokenFile', '--tls-ca': 'tlsCa',
 };
 
 /** The first walwait invocation in `line`, or undefined when walwait is not run. */

@@ -7,7 +7,8 @@
 // {
 //   "version": 1,
 //   "generatedAt": "2026-01-02T03:04:05.678Z",
-//   "archive": null | {                          // null: no archive given nor found in -D's restore_command
+//   "archiveError": null | { "path": "…", "message": "…" },  // with -D: the archive could not be listed (archive is null)
+//   "archive": null | {                          // null: no archive given nor found in -D's restore_command, or archiveError
 //     "path": "/mnt/wal-archive",
 //     "pathSource": "options" | "restore_command",   // -a/WALWAIT_ARCHIVE/walwait.json, else the standby's restore_command
 //     "segSize": 16777216,
@@ -46,6 +47,10 @@
 //     "lastTrigger": null | { "path": "…", "mode": "smart", "at": "…", "outcome": "ended recovery" | "promoted server" | "ignored (stale)" },
 //     "partialUsed": null | { "file": "…", "for": "…", "at": "…" },
 //     "lastError": null | { "message": "…", "at": "…" },
+//     "archiveFault": null | { "source": "…", "code": "ENOENT", "message": "…", "since": "…", "warnedAt": "…",
+//                              "lastAt": "…", "notFoundAnswers": 3 },   // standby mode: the archive could not be read
+//                                                                     // and walwait answered "not found"; null once it answers
+//     "timelineConflicts": [{ "file": "00000002.history", "timeline": 2 }],   // pg_wal's history file differs from the archive's
 //     "lag": null | { "newestArchived": "…", "segments": 3, "bytes": 50331648 },  // null without an archive or a restored segment
 //     "prefetch": null | { "dir": "…/pg_wal/walwait-prefetch", "staged": ["…"], "workerRunning": true,
 //                          "current": true }   // false: the spool is from an earlier run of the server
@@ -61,7 +66,14 @@ export interface ArchiveView extends ArchiveSummary, SlotsAndHolds {
   pathSource: 'options' | 'restore_command';
   segSizeSource: 'pg_control' | 'archive' | 'default';
 }
-export interface StatusReport { version: 1; generatedAt: string; archive: ArchiveView | null; standby: StandbyView | null }
+export interface StatusReport {
+  version: 1;
+  generatedAt: string;
+  /** With a standby: the archive its restore_command names could not be listed (then archive is null). */
+  archiveError: { path: string; message: string } | null;
+  archive: ArchiveView | null;
+  standby: StandbyView | null;
+}
 
 /** The JSON document, with a stable key order. */
 export function renderJson(r: StatusReport): string {
@@ -70,7 +82,7 @@ export function renderJson(r: StatusReport): string {
     path: a.path, pathSource: a.pathSource, segSize: a.segSize, segSizeSource: a.segSizeSource, newestTimeline: a.newestTimeline, historyChain: a.historyChain,
     newestSegment: a.newestSegment, files: a.files, timelines: a.timelines, slots: a.slots, holds: a.holds, brokenSlotFiles: a.brokenSlotFiles, problems: a.problems,
   };
-  return `${JSON.stringify({ version: r.version, generatedAt: r.generatedAt, archive, standby: r.standby }, null, 2)}\n`;
+  return `${JSON.stringify({ version: r.version, generatedAt: r.generatedAt, archiveError: r.archiveError, archive, standby: r.standby }, null, 2)}\n`;
 }
 
 // ---- text ------------------------------------------------------------------------------------
@@ -131,6 +143,9 @@ function standbyText(s: StandbyView): string[] {
   rows.push(['trigger', t ? `${t.path}: ${t.present ? `PRESENT (${t.mode})${t.stale ? `, stale: ${t.stale}` : ''}` : 'absent'}` : 'none configured']);
   if (s.lastTrigger) rows.push(['last trigger', `${s.lastTrigger.mode} at ${s.lastTrigger.at}: ${s.lastTrigger.outcome}`]);
   if (s.partialUsed) rows.push(['partial used', `${s.partialUsed.file} for ${s.partialUsed.for} at ${s.partialUsed.at}`]);
+  const f = s.archiveFault;
+  if (f) rows.push(['archive', `UNREACHABLE since ${f.since}: ${f.message} (${plural(f.notFoundAnswers, 'call')} answered "not found"; PostgreSQL depends on streaming meanwhile)`]);
+  for (const c of s.timelineConflicts) rows.push(['timeline', `CONFLICT: timeline ${c.timeline} was taken by another server (${c.file} here differs from the archive's); walwait push refuses this server's WAL`]);
   if (s.lastError) rows.push(['last error', `${s.lastError.message} (at ${s.lastError.at})`]);
   const p = s.prefetch;
   if (p) {
@@ -141,7 +156,8 @@ function standbyText(s: StandbyView): string[] {
 }
 
 export function renderText(r: StatusReport): string {
-  return `${[...(r.archive ? archiveText(r.archive) : []), ...(r.standby ? standbyText(r.standby) : [])].join('\n')}\n`;
+  const unreadable = r.archiveError ? [`Archive    ${r.archiveError.path}: CANNOT BE READ: ${r.archiveError.message}`] : [];
+  return `${[...unreadable, ...(r.archive ? archiveText(r.archive) : []), ...(r.standby ? standbyText(r.standby) : [])].join('\n')}\n`;
 }
 
 // ---- Prometheus text exposition format (node_exporter's textfile collector) -------------------
@@ -199,6 +215,8 @@ export function renderPrometheus(r: StatusReport): string {
       ...family('lag_bytes', 'Bytes of WAL between the last restored segment and the newest archived one of its timeline.', one(s.lag?.bytes)),
       ...family('trigger_present', '1 if the trigger file exists.', one(s.trigger ? (s.trigger.present ? 1 : 0) : null)),
       ...family('in_recovery', '1 if recovery.signal or standby.signal is present.', one(s.recoveryMode ? 1 : 0)),
+      ...family('archive_unreachable', '1 while walwait answers "not found" in standby mode because the archive cannot be read.', one(s.archiveFault ? 1 : 0)),
+      ...family('timeline_conflicts', 'History files in pg_wal that differ from the archived ones of the same name (another server took the timeline).', one(s.timelineConflicts.length)),
       ...family('last_error_timestamp_seconds', 'When walwait last logged a retried error (Unix time).', one(s.lastError ? Date.parse(s.lastError.at) / 1000 : null)),
       ...family('prefetch_staged_segments', 'Segments staged in the --prefetch spool for the running server (absent without a spool).', one(s.prefetch ? (s.prefetch.current ? s.prefetch.staged.length : 0) : null)),
       ...family('prefetch_worker_running', '1 while a --prefetch worker holds the spool (absent without a spool).', one(s.prefetch ? (s.prefetch.workerRunning ? 1 : 0) : null)),

@@ -13,8 +13,9 @@ import { SPOOL_DIR_NAME, stagedSegments } from '../prefetch/spool-dir.js';
 import { isAlive } from '../parent.js';
 import { parseWalwaitCommand } from '../datadir/restore-command.js';
 import { readServerSetting } from '../datadir/settings.js';
+import { timelineConflicts, type TimelineConflict } from '../datadir/timeline-conflict.js';
 import { isArchiveUrl } from '../options.js';
-import { STATE_FILE, readState, type RestoreState } from '../datadir/state.js';
+import { STATE_FILE, readState, type ArchiveFault, type RestoreState } from '../datadir/state.js';
 import { readTrigger, staleReason } from '../trigger.js';
 import { compareSegments, type ArchiveSummary } from './archive-scan.js';
 
@@ -69,6 +70,10 @@ export interface StandbyView {
   lastTrigger: RestoreState['trigger'] | null;
   partialUsed: RestoreState['partialUsed'] | null;
   lastError: RestoreState['lastError'] | null;
+  /** Standby mode: the archive could not be read and walwait answered "not found" (state file); null once it answers again. */
+  archiveFault: ArchiveFault | null;
+  /** History files in pg_wal that differ from the archive's of the same name (another server took the timeline). */
+  timelineConflicts: TimelineConflict[];
   lag: Lag | null;
   /** The --prefetch spool, pg_wal/walwait-prefetch; null when there is none. */
   prefetch: PrefetchView | null;
@@ -111,7 +116,7 @@ export function lagBehind(position: string, archive: ArchiveSummary): Lag | null
   return { newestArchived: newest, segments, bytes: segments * archive.segSize };
 }
 
-export async function readStandbyView(dataDir: string, identity: ClusterIdentity, triggerPath: string | undefined, archive: ArchiveSummary | null, now: Date): Promise<StandbyView> {
+export async function readStandbyView(dataDir: string, identity: ClusterIdentity, triggerPath: string | undefined, archive: (ArchiveSummary & { path: string }) | null, now: Date): Promise<StandbyView> {
   const state = await readState(dataDir);
   const pid = await postmasterPid(dataDir);
   const last = state?.lastRestored;
@@ -138,6 +143,8 @@ export async function readStandbyView(dataDir: string, identity: ClusterIdentity
     lastTrigger: state?.trigger ?? null,
     partialUsed: state?.partialUsed ?? null,
     lastError: state?.lastError ?? null,
+    archiveFault: state?.archiveFault ?? null,
+    timelineConflicts: archive ? await timelineConflicts(dataDir, archive.path) : [],
     lag: last && archive ? lagBehind(last.file, archive) : null,
     prefetch: await readPrefetchView(dataDir),
   };

@@ -28,7 +28,7 @@ t.test('a correct setup passes every check and exits 0', async (t) => {
   const lines = r.stdout.trim().split('\n');
   t.same(lines.map((l) => l.split(':')[0]), [
     'PASS  data directory', 'PASS  signal file', 'PASS  restore_command', 'PASS  recovery_prefetch', 'PASS  archive',
-    'PASS  archived WAL', 'PASS  trigger directory', 'PASS  trigger', 'PASS  recovery_end_command', '0 failed, 0 warnings, 9 passed',
+    'PASS  archived WAL', 'PASS  timelines', 'PASS  trigger directory', 'PASS  trigger', 'PASS  recovery_end_command', '0 failed, 0 warnings, 10 passed',
   ]);
   t.match(r.stdout, `PASS  archived WAL: newest ${SEGMENT} is from this cluster`);
   t.equal(r.stderr, '', 'nothing on stderr');

@@ -23,11 +23,13 @@ function report(): StatusReport {
     waiting: { file: seg(1, 3), since: '2026-01-01T00:00:01.000Z', seconds: 9, pid: 99, running: true },
     trigger: { path: '/tmp/trig "x"', present: false, mode: null, stale: null }, lastTrigger: null, partialUsed: null,
     lastError: { message: 'EIO', at: '2026-01-01T00:00:05.000Z' },
+    archiveFault: null,
+    timelineConflicts: [],
     lag: { newestArchived: seg(2, 5), segments: 3, bytes: 3 * MiB },
     prefetch: { dir: '/data/pg_wal/walwait-prefetch', staged: [seg(1, 3), seg(1, 4)], workerRunning: true, current: true },
   };
   return {
-    version: 1, generatedAt: '2026-01-01T00:00:10.000Z', standby,
+    version: 1, generatedAt: '2026-01-01T00:00:10.000Z', standby, archiveError: null,
     archive: {
       path: '/arch', pathSource: 'options', segSizeSource: 'pg_control', ...summary,
       slots: [
@@ -87,8 +89,22 @@ t.test('text: sections, gaps named, lag, slots, prefetch', async (t) => {
 
 t.test('JSON: stable top-level shape', async (t) => {
   const doc = JSON.parse(renderJson(report()));
-  t.same(Object.keys(doc), ['version', 'generatedAt', 'archive', 'standby']);
+  t.same(Object.keys(doc), ['version', 'generatedAt', 'archiveError', 'archive', 'standby']);
   t.same(Object.keys(doc.archive), ['path', 'pathSource', 'segSize', 'segSizeSource', 'newestTimeline', 'historyChain', 'newestSegment', 'files', 'timelines', 'slots', 'holds', 'brokenSlotFiles', 'problems']);
   t.same(doc.archive.timelines[0].gaps, [{ first: seg(1, 3), last: seg(1, 3), segments: 1 }]);
   t.equal(JSON.parse(renderJson({ ...report(), archive: null, standby: null })).archive, null);
+});
+
+t.test('an unreachable archive: one line for the listing, one for what the restore command met, a gauge', async (t) => {
+  const base = report();
+  const fault = { source: '/arch', code: 'ENOENT', message: "ENOENT: no such file or directory, stat '/arch'", since: '2026-01-01T00:00:02.000Z', warnedAt: '2026-01-01T00:00:02.000Z', lastAt: '2026-01-01T00:00:08.000Z', notFoundAnswers: 3 };
+  const r: StatusReport = { ...base, archive: null, archiveError: { path: '/arch', message: 'cannot list the archive /arch: ENOENT' }, standby: { ...base.standby!, recoveryMode: 'standby', archiveFault: fault } };
+  const text = renderText(r);
+  t.match(text, /^Archive {4}\/arch: CANNOT BE READ: cannot list the archive \/arch: ENOENT\n/);
+  t.match(text, `archive        UNREACHABLE since 2026-01-01T00:00:02.000Z: ${fault.message} (3 calls answered "not found"; PostgreSQL depends on streaming meanwhile)\n`);
+  t.same(JSON.parse(renderJson(r)).archiveError, { path: '/arch', message: 'cannot list the archive /arch: ENOENT' });
+  t.same(JSON.parse(renderJson(r)).standby.archiveFault, fault);
+  const gauge = (rep: StatusReport): string | undefined => parsePrometheus(renderPrometheus(rep)).find((f) => f.name === 'walwait_archive_unreachable')?.metrics[0]?.value;
+  t.equal(gauge(r), '1');
+  t.equal(gauge(base), '0');
 });

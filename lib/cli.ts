@@ -4,7 +4,7 @@
 import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { removeTemporariesSync, trackTemporary } from './archive/atomic-file.js';
-import { adoptEarlyCopy, discardEarlyCopy, earlyCopyServed } from './archive/early-copy.js';
+import { adoptEarlyCopy, discardEarlyCopy, earlyCopyServed } from './restore/early-copy.js';
 import type { Command, Parsed } from './command-line.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
 import { parseHotArgv } from './flags.js';
@@ -66,7 +66,7 @@ function dieBySignal(sig: 'SIGTERM' | 'SIGINT' | 'SIGQUIT'): number {
  * signal handlers stay until then (removing them costs a restore 0.1 ms, and the process ends).
  */
 export async function main(argv: string[]): Promise<number> {
-  // bin/walwait may have started copying %f already (archive/early-copy.ts).
+  // bin/walwait may have started copying %f already (restore/early-copy.ts).
   const early = adoptEarlyCopy();
   if (early) trackTemporary(early);
   try {
@@ -129,7 +129,7 @@ async function run(argv: string[]): Promise<number> {
       const { serve, serveFlags } = await import('./commands/serve.js');
       return await serve({ ...options, ...serveFlags(args, process.env) }, { log, signal }); // a stop by signal returns 0
     }
-    const { restore } = await import('./commands/restore.js');
+    const { restore } = await import('./restore/restore.js');
     const exit = await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, { log, signal, failover, beforeWait: startParentWatch });
     if (earlyCopyServed()) log.debug('served the copy bin/walwait started before walwait was loaded');
     return exit;

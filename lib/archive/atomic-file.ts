@@ -4,7 +4,6 @@ import { constants, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { copyFile, unlink, writeFile } from '../fs-async.js';
-import { takeOverEarlyCopy } from './early-copy.js';
 
 const temporaries = new Set<string>();
 
@@ -55,13 +54,18 @@ export interface AtomicWriteOptions {
    * nothing yet (bin/walwait's shell part waits for a segment the prefetch worker is staging).
    */
   announce?: boolean;
-  /** The file `produce` copies (copyAtomically): bin/walwait's early copy of it may be taken over (early-copy.ts). */
+  /** The file `produce` copies (copyAtomically), for `prepared`. */
   copyOf?: string;
+  /**
+   * A temporary file someone else already made for `dest` from `copyOf`, taken instead of
+   * producing one (the restore command's early copy, lib/restore/early-copy.ts), or undefined.
+   */
+  prepared?: (dest: string, copyOf: string | undefined) => Promise<string | undefined>;
 }
 
 /** Let `produce` write a temporary file, then rename it to `dest`. Returns the size written. */
 export async function writeAtomically(dest: string, produce: (tmpPath: string) => Promise<void>, opts: AtomicWriteOptions = {}): Promise<number> {
-  const early = await takeOverEarlyCopy(dest, opts.copyOf);
+  const early = await opts.prepared?.(dest, opts.copyOf);
   const tmp = early ?? temporaryNameFor(dest);
   temporaries.add(tmp);
   try {

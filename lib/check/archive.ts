@@ -3,12 +3,12 @@
 import { readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { probeFile } from '../archive/directory.js';
+import { probeFile } from '../sources/directory.js';
 import { splitCompressedName } from '../archive/codecs.js';
 import { describeError } from '../errors.js';
 import { describeConflict, timelineConflicts } from '../datadir/timeline-conflict.js';
 import { isArchiveUrl } from '../options.js';
-import type { WalSource } from '../archive/source.js';
+import type { WalSource } from '../sources/source.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, parseLongPageHeader } from '../wal/page-header.js';
 import { parseWalName, type WalName } from '../wal/names.js';
 import { blockedFor, currentAccount, sameAccount, serverAccount } from './access.js';
@@ -58,7 +58,7 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
  * history): an answer means it is reachable, TLS is trusted and the token is accepted.
  */
 async function probeUpstream(url: string, s: Setup): Promise<{ message: string; fix: string } | undefined> {
-  const { openSources } = await import('../archive/open-sources.js');
+  const { openSources } = await import('../sources/open.js');
   let source: WalSource & { close?: () => void };
   try {
     ({ source } = await openSources({ archives: [url], tokenFile: s.tokenFile?.value, tlsCa: s.tlsCa?.value }, tmpdir()));

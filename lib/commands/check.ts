@@ -11,7 +11,7 @@ import { exitStatusOf, formatResults, resultsJson, type CheckResult } from '../c
 import { readSetup } from '../check/setup.js';
 import { checkRecoveryEndCommand, checkTriggerAbsent, checkTriggerDirectory } from '../check/trigger.js';
 import type { CommonOptions } from '../options.js';
-import type { RunContext } from './restore.js';
+import type { RunContext } from '../run-context.js';
 
 export interface CheckOptions extends CommonOptions {
   dataDir: string;

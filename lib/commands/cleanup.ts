@@ -25,7 +25,7 @@ import {
   type SlotRecord,
 } from '../archive/slots.js';
 import { withArchiveLock } from '../archive/lock.js';
-import type { RunContext } from './restore.js';
+import type { RunContext } from '../run-context.js';
 
 export interface CleanupOptions extends CommonOptions {
   restartFile: string; // %r

@@ -8,7 +8,7 @@ import { readClusterIdentity } from '../datadir/identity.js';
 import { hasLeftRecovery, newestTimeline, requestPromotion, signalledMode } from '../datadir/server.js';
 import { EXIT, WalwaitError, describeError } from '../errors.js';
 import { formatTrigger } from '../trigger.js';
-import type { RunContext } from './restore.js';
+import type { RunContext } from '../run-context.js';
 
 export interface PromoteOptions {
   trigger: string | undefined;

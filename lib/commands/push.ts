@@ -21,7 +21,7 @@ import { isAlive } from '../parent.js';
 import type { CommonOptions } from '../options.js';
 import { formatBytes, parseWalName, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE, parseLongPageHeader, type SegmentProblem as Problem } from '../wal/page-header.js';
-import type { RunContext } from './restore.js';
+import type { RunContext } from '../run-context.js';
 
 export interface PushOptions extends CommonOptions {
   source: string; // %p, relative to dataDir

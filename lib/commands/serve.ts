@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { resolve } from 'node:path';
-import { DirectoryArchive } from '../archive/directory.js';
+import { DirectoryArchive } from '../sources/directory.js';
 import { WalwaitError, describeError } from '../errors.js';
 import { RateLimitedLog, type Log } from '../log.js';
 import type { CommonOptions } from '../options.js';
@@ -20,7 +20,7 @@ import { LongPolls } from '../serve/long-poll.js';
 import { stoppable } from '../serve/stop.js';
 import { lookUp } from '../serve/wal-handler.js';
 import { parseWalName } from '../wal/names.js';
-import { statusReport } from './status.js';
+import { statusReport } from '../status/report.js';
 
 export interface ServeOptions extends CommonOptions {
   listen: string; // "HOST:PORT", IPv6 as "[::1]:PORT"

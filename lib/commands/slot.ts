@@ -18,7 +18,7 @@ import {
   writeHold,
 } from '../archive/slots.js';
 import { withArchiveLock } from '../archive/lock.js';
-import type { RunContext } from './restore.js';
+import type { RunContext } from '../run-context.js';
 
 export interface SlotOptions extends CommonOptions {
   action: 'list' | 'drop' | 'hold' | 'release';

@@ -6,61 +6,18 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { writeAtomically } from '../archive/atomic-file.js';
-import { DEFAULT_SEG_SIZE, readSlotView, segmentSizeFromArchive } from '../archive/slots.js';
-import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
+import { readClusterIdentity } from '../datadir/identity.js';
 import { WalwaitError, describeError } from '../errors.js';
 import type { CommonOptions } from '../options.js';
-import { listArchive, summarizeArchive } from '../status/archive-scan.js';
-import { renderJson, renderPrometheus, renderText, type ArchiveView, type StatusReport } from '../status/render.js';
-import { isDataDirectory, readStandbyView, restoreCommandPaths } from '../status/standby-view.js';
-import type { RunContext } from './restore.js';
+import { renderJson, renderPrometheus, renderText } from '../status/render.js';
+import { statusReport } from '../status/report.js';
+import { isDataDirectory, restoreCommandPaths } from '../status/standby-view.js';
+import type { RunContext } from '../run-context.js';
 
 export interface StatusOptions extends CommonOptions {
   dataDir: string | undefined;
   json: boolean;
   prometheus: string | undefined;
-}
-
-async function archiveView(path: string, pathSource: ArchiveView['pathSource'], identity: ClusterIdentity | undefined): Promise<ArchiveView> {
-  const listing = await listArchive(path);
-  let segSize = identity?.segSize;
-  let segSizeSource: ArchiveView['segSizeSource'] = 'pg_control';
-  if (segSize === undefined) {
-    segSize = await segmentSizeFromArchive(path, listing.entries.map((e) => e.name));
-    segSizeSource = segSize === undefined ? 'default' : 'archive';
-  }
-  segSize ??= DEFAULT_SEG_SIZE;
-  const slots = await readSlotView(path, segSize).catch((err: unknown) => {
-    throw new WalwaitError('archive-unusable', `cannot read the slots and holds of ${path}: ${describeError(err)}`, 'check the permissions of the archive\'s .walwait directory');
-  });
-  return { path, pathSource, segSizeSource, ...summarizeArchive(listing, segSize), ...slots };
-}
-
-/** The standby side of a report: its data directory, what pg_control says, the trigger file. */
-export interface StandbyInputs { dataDir: string; identity: ClusterIdentity; trigger: string | undefined }
-
-/**
- * The status report (`walwait status --json`'s object). Without `standby` it is the archive
- * alone: what `walwait status -a DIR --json` prints outside a data directory, and what
- * `walwait serve` answers at GET /status, from this same code.
- */
-export async function statusReport(
-  archivePath: string | undefined,
-  pathSource: ArchiveView['pathSource'],
-  standby: StandbyInputs | undefined,
-  now = new Date(),
-): Promise<StatusReport> {
-  let archive: ArchiveView | null = null;
-  let archiveError: StatusReport['archiveError'] = null;
-  try {
-    archive = archivePath ? await archiveView(archivePath, pathSource, standby?.identity) : null;
-  } catch (err) {
-    // An unreachable archive is part of a standby's status (an unmounted share): said, not fatal.
-    if (!standby || !archivePath || !(err instanceof WalwaitError) || err.code !== 'archive-unusable') throw err;
-    archiveError = { path: archivePath, message: describeError(err) };
-  }
-  const standbyView = standby ? await readStandbyView(standby.dataDir, standby.identity, standby.trigger, archive, now) : null;
-  return { version: 1, generatedAt: now.toISOString(), archiveError, archive, standby: standbyView };
 }
 
 export async function status(opts: StatusOptions, ctx: RunContext): Promise<number> {

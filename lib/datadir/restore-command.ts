@@ -2,7 +2,7 @@
 // options it passes. What `walwait check` and `walwait status` need: where walwait is, --archive, --trigger,
 // --mode, --config, and whether %f and %p are there. Not a shell: no variables or substitutions.
 import { describeError } from '../errors.js';
-import { mapPgStandbyArgs } from '../commands/pg-standby.js';
+import { mapPgStandbyArgs } from '../options/pg-standby.js';
 
 /** Split a command line as /bin/sh would for plain words, '…' and "…" quotes and \ escapes. */
 export function shellWords(line: string): string[] {

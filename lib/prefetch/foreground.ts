@@ -2,9 +2,9 @@
 // call, bring the spool to this recovery's key, put the spool in front of the archive, and once
 // the segment has been restored make sure a worker stages the next ones. Every failure here is
 // logged at debug and ignored: prefetch may make a restore faster, never change its outcome.
-import { DirectoryArchive } from '../archive/directory.js';
-import { FirstOf } from '../archive/first-of.js';
-import type { WalSource } from '../archive/source.js';
+import { DirectoryArchive } from '../sources/directory.js';
+import { FirstOf } from '../sources/first-of.js';
+import type { WalSource } from '../sources/source.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { describeError } from '../errors.js';
 import type { Log } from '../log.js';

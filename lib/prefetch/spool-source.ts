@@ -6,8 +6,8 @@
 import { rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { copyAtomically, SizeMismatchError, type AtomicWriteOptions } from '../archive/atomic-file.js';
-import { probeFile } from '../archive/directory.js';
-import type { StoredFile, WalSource } from '../archive/source.js';
+import { probeFile } from '../sources/directory.js';
+import type { StoredFile, WalSource } from '../sources/source.js';
 import { describeError } from '../errors.js';
 import type { Log } from '../log.js';
 import { LONG_PAGE_HEADER_SIZE } from '../wal/page-header.js';

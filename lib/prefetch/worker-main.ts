@@ -5,7 +5,7 @@
 // segments, which no later recovery would use (their key will not match), and ends the process.
 import { unlinkSync } from 'node:fs';
 import { removeTemporariesSync } from '../archive/atomic-file.js';
-import { openSources } from '../archive/open-sources.js';
+import { openSources } from '../sources/open.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { describeError, EXIT } from '../errors.js';
 import { createLog } from '../log.js';

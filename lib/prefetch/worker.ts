@@ -18,7 +18,7 @@
 // so the key no longer matches and the whole spool is discarded before anything in it is served.
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { WalSource } from '../archive/source.js';
+import type { WalSource } from '../sources/source.js';
 import type { ClusterIdentity } from '../datadir/identity.js';
 import { signalledMode } from '../datadir/server.js';
 import { recordState } from '../datadir/state.js';

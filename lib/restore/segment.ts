@@ -1,7 +1,7 @@
 // One look for the wanted segment: serve it if it is complete and ours, otherwise decide
 // between waiting and ending the wait (trigger, --max-wait, SIGUSR1, standby mode's short wait).
 import { SizeMismatchError } from '../archive/atomic-file.js';
-import type { StoredFile, WalSource } from '../archive/source.js';
+import type { StoredFile, WalSource } from '../sources/source.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { requestPromotion, type RecoveryMode } from '../datadir/server.js';
 import { prefetchStallsReplay } from '../datadir/settings.js';
@@ -14,6 +14,7 @@ import { Deadline } from '../wait.js';
 import { formatBytes, type WalName } from '../wal/names.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, type SegmentProblem } from '../wal/page-header.js';
 import { checkCopy, UnusableSegment } from './unusable.js';
+import { takeOverEarlyCopy } from './early-copy.js';
 import { servePartial } from './partial.js';
 import { neverComingReason } from './timeline-check.js';
 
@@ -122,6 +123,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
           check: (tmp) => checkCopy(name, tmp, expect),
           expectSize: stored.codec ? undefined : stored.size,
           beforeRename: req.beforeRename,
+          prepared: takeOverEarlyCopy, // bin/walwait may have started this very copy
         });
         const waited = firstMiss === undefined ? 0 : (Date.now() - firstMiss) / 1000;
         const after = firstMiss === undefined ? '' : ` after waiting ${waited.toFixed(waited < 1 ? 2 : 1)} s`;

@@ -1,7 +1,7 @@
 // The request handler of walwait serve: refuse bodies, answer /healthz, check the token, route,
 // then /status or /wal/<name> (at once, or after a long-poll). Every answer is logged once.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DirectoryArchive } from '../archive/directory.js';
+import type { DirectoryArchive } from '../sources/directory.js';
 import { describeError } from '../errors.js';
 import type { Log } from '../log.js';
 import { renderJson, type StatusReport } from '../status/render.js';

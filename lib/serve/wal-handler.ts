@@ -6,7 +6,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { DirectoryArchive, StoredFile } from '../archive/directory.js';
+import type { DirectoryArchive, StoredFile } from '../sources/directory.js';
 import type { WalName } from '../wal/names.js';
 import { INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, checkSegment, type SegmentProblem } from '../wal/page-header.js';
 import { BODY_STALL_MS } from './limits.js';

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mapPgStandbyArgs } from '../../lib/commands/pg-standby.js';
+import { mapPgStandbyArgs } from '../../lib/options/pg-standby.js';
 import { WalwaitError } from '../../lib/errors.js';
 import { SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
 import { runWalwait } from '../harness/walwait-process.js';

@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { DirectoryArchive } from '../../lib/archive/directory.js';
+import { DirectoryArchive } from '../../lib/sources/directory.js';
 import { parseWalName } from '../../lib/wal/names.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE } from '../../lib/wal/page-header.js';
 

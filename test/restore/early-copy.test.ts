@@ -1,4 +1,4 @@
-// The copy bin/walwait starts before the bundle is loaded (lib/archive/early-copy.ts): through sh
+// The copy bin/walwait starts before the bundle is loaded (lib/restore/early-copy.ts): through sh
 // as PostgreSQL runs restore_command (sh -c in the data directory), where the shell part names
 // the file; directly through node with WALWAIT_EARLY_COPY set, for copies of another file; and
 // the take-over and removal rules on a copy made here.
@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { adoptEarlyCopy, discardEarlyCopy, EARLY_COPY_TARGET, takeOverEarlyCopy, type StartedCopy } from '../../lib/archive/early-copy.js'
+import { adoptEarlyCopy, discardEarlyCopy, EARLY_COPY_TARGET, takeOverEarlyCopy, type StartedCopy } from '../../lib/restore/early-copy.js'
 import { SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js'
 import { exactEnvCommand } from '../harness/util.js'
 import { WALWAIT_BIN } from '../harness/walwait-process.js'

@@ -53,7 +53,7 @@ export async function openSources(opts: Pick<CommonOptions, 'archives' | 'tokenF
     }
   }
   // Loaded only when needed: restoring from a directory never loads node:http/https.
-  const { HttpSource } = urls.length > 0 ? await import('./http-source.js') : { HttpSource: undefined };
+  const { HttpSource } = urls.length > 0 ? await import('./http.js') : { HttpSource: undefined };
   const sources: WalSource[] = [];
   const localDirs: string[] = [];
   const remote: WalSource[] = [];

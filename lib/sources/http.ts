@@ -17,8 +17,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Interrupted, UpstreamError, errnoCode, type InterruptReason } from '../errors.js';
 import { parseWalName } from '../wal/names.js';
 import type { SegmentProblem, SegmentProblemCode } from '../wal/page-header.js';
-import { trackTemporary, writeAtomically, type AtomicWriteOptions } from './atomic-file.js';
-import { CODECS, decompressFile, type Codec } from './codecs.js';
+import { trackTemporary, writeAtomically, type AtomicWriteOptions } from '../archive/atomic-file.js';
+import { CODECS, decompressFile, type Codec } from '../archive/codecs.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
 
 /** Longest ?wait= the protocol allows, in seconds. */

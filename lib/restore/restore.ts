@@ -2,19 +2,19 @@
 // segment is in the archive, complete and from this cluster, then copies it atomically.
 // History, backup and partial files are answered at once: copied if present, else "not found".
 import { dirname, resolve } from 'node:path';
-import { discardEarlyCopy } from '../archive/early-copy.js';
-import { openSources } from '../archive/open-sources.js';
-import type { WalSource } from '../archive/source.js';
 import { signalledMode, type RecoveryMode } from '../datadir/server.js';
 import { recordState } from '../datadir/state.js';
-import { EXIT, Interrupted, WalwaitError, describeError, isTransient } from '../errors.js';
+import { EXIT, WalwaitError } from '../errors.js';
 import { isoTime } from '../iso-time.js';
-import { RateLimitedLog, type Log } from '../log.js';
 import type { CommonOptions } from '../options.js';
-import { segmentStep, type Step } from '../restore/segment.js';
-import { ArchiveFaults, faultsMayAnswerNotFound } from '../restore/archive-fault.js';
+import type { RunContext } from '../run-context.js';
+import { openSources } from '../sources/open.js';
+import type { WalSource } from '../sources/source.js';
 import { Deadline, Waiter } from '../wait.js';
 import { parseWalName, type WalName } from '../wal/names.js';
+import { ArchiveFaults, faultsMayAnswerNotFound } from './archive-fault.js';
+import { runLoop, throwIfAborted, type FaultPolicy } from './loop.js';
+import { segmentStep, type Step } from './segment.js';
 
 export interface RestoreOptions extends CommonOptions {
   walfile: string;
@@ -23,15 +23,6 @@ export interface RestoreOptions extends CommonOptions {
   dataDir?: string;
 }
 
-export interface RunContext {
-  log: Log;
-  /** Aborted by SIGTERM/SIGINT/SIGQUIT or when PostgreSQL's startup process is gone. */
-  signal: AbortSignal;
-  /** Aborted by SIGUSR1: fast failover. */
-  failover?: AbortSignal;
-  /** Called before a restore first waits, or asks a remote source, which may hold on (the CLI starts its parent watch). */
-  beforeWait?: () => void;
-}
 
 const USAGE_HINT = "restore_command must pass %f and %p: restore_command = 'walwait %f %p'";
 
@@ -84,72 +75,6 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
   return exit;
 }
 
-/** Standby mode: after a fault, no new attempt when less than this is left before --standby-wait ends. */
-const LAST_ATTEMPT_MS = 100;
-
-/** What runLoop does with a transient error: retried in archive recovery, answered "not found" at the deadline where that cannot promote. */
-type FaultPolicy =
-  | { deadline?: undefined; onRetry: (message: string) => Promise<void> }
-  | { deadline: Deadline; pollMs: number; answer: ArchiveFaults };
-
-/**
- * Run `step` until it gives an exit status. Transient errors (the archive unreachable, an I/O
- * error) never exit 1 in archive recovery: they are logged and retried. Where "not found" cannot
- * promote they are retried until --standby-wait has passed, then answered "not found"
- * (faultsMayAnswerNotFound, restore/archive-fault.ts).
- */
-async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waiter, ctx: RunContext, faults: FaultPolicy): Promise<number> {
-  const errors = new RateLimitedLog(5 * 60_000);
-  const started = Date.now();
-  let answered = false;
-  let fault: unknown; // standby mode: the first fault since the archive last answered: the cause to report
-  let waiter: Waiter | undefined;
-  try {
-    for (;;) {
-      throwIfAborted(ctx.signal);
-      // No attempt with (almost) no time left: it could only time out on walwait's own deadline.
-      if (fault !== undefined && faults.deadline && faults.deadline.remaining() < LAST_ATTEMPT_MS) return await faults.answer.notFound(fault, Date.now() - started);
-      let waitMs: number | undefined;
-      try {
-        const result = await step();
-        fault = undefined;
-        if (faults.deadline && !answered) {
-          answered = true;
-          await faults.answer.answered();
-        }
-        if ('exit' in result) return result.exit;
-        waitMs = result.waitAtMostMs;
-      } catch (err) {
-        if (err instanceof Interrupted || !isTransient(err)) throw err;
-        if (faults.deadline) {
-          fault ??= err;
-          if (faults.deadline.passed || (await faults.answer.knownDown(err))) return await faults.answer.notFound(fault, Date.now() - started);
-          ctx.log.debug({ err: describeError(err) }, `cannot read the archive: ${describeError(err)}; trying again until --standby-wait has passed`);
-          waitMs = Math.min(faults.pollMs, faults.deadline.remaining());
-        } else {
-          const key = `${(err as NodeJS.ErrnoException).code}:${describeError(err)}`;
-          if (errors.shouldLog(key)) {
-            const hint = (err as { hint?: unknown }).hint;
-            ctx.log.warn({ err: describeError(err), hint: `${typeof hint === 'string' ? `${hint}; ` : ''}retrying: in archive recovery walwait never answers "not found" for an I/O error` }, `cannot read the archive or write the target: ${describeError(err)}`);
-            await faults.onRetry(describeError(err));
-          }
-        }
-      }
-      if (!waiter) {
-        // The watch starts only after a first miss (a present file costs no watcher); look once
-        // more now that it runs, so a file that landed in between is not waited for.
-        await discardEarlyCopy(); // not what was wanted: no 16 MiB left in pg_wal while waiting
-        ctx.beforeWait?.();
-        waiter = makeWaiter();
-        continue;
-      }
-      await waiter.next(waitMs);
-    }
-  } finally {
-    waiter?.close();
-  }
-}
-
 /** History, backup and partial files: PostgreSQL probes for them routinely, so answer at once. */
 function auxiliaryStep(name: WalName, archive: WalSource, opts: RestoreOptions, ctx: RunContext, faultDeadline: Deadline | undefined): () => Promise<Step> {
   return async () => {
@@ -162,8 +87,4 @@ function auxiliaryStep(name: WalName, archive: WalSource, opts: RestoreOptions, 
     ctx.log.info({ walfile: name.name, bytes: size }, `restored ${name.name}`);
     return { exit: EXIT.restored };
   };
-}
-
-function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new Interrupted(signal.reason as Interrupted['reason']);
 }

@@ -3,7 +3,7 @@
 // that cannot answer (a mount or an upstream down) does not keep a later one from serving; if none
 // serves, its error is thrown, so the caller waits rather than answering "not found".
 import { Interrupted, isTransient } from '../errors.js';
-import type { AtomicWriteOptions } from './atomic-file.js';
+import type { AtomicWriteOptions } from '../archive/atomic-file.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
 
 interface Found extends StoredFile {

@@ -2,8 +2,8 @@
 // `walwait serve` over HTTP, the prefetch spool. The restore logic (lib/restore/segment.ts) sees
 // only this interface, so every source gets the same checks, waiting and trigger handling.
 import type { SegmentProblem } from '../wal/page-header.js';
-import type { AtomicWriteOptions } from './atomic-file.js';
-import type { Codec } from './codecs.js';
+import type { AtomicWriteOptions } from '../archive/atomic-file.js';
+import type { Codec } from '../archive/codecs.js';
 
 /** A WAL file as a source holds it: plain, or compressed by `walwait push --compress`. */
 export interface StoredFile {

@@ -1,8 +1,8 @@
 // The archive as a local (or NFS-mounted) directory.
 import { join } from 'node:path';
 import { readSizeAndHead, stat } from '../fs-async.js';
-import { copyAtomically, writeAtomically, type AtomicWriteOptions } from './atomic-file.js';
-import { CODECS, CODEC_EXTENSION, decompressFile } from './codecs.js';
+import { copyAtomically, writeAtomically, type AtomicWriteOptions } from '../archive/atomic-file.js';
+import { CODECS, CODEC_EXTENSION, decompressFile } from '../archive/codecs.js';
 import type { StoredFile, WalSource } from './source.js';
 
 export interface FileProbe {

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatTrigger, parseTrigger, readTrigger, staleReason } from '../lib/trigger.js';
+import { tempDir } from './harness/temp-dir.js';
 
 t.test('trigger content', async (t) => {
   t.same(parseTrigger(''), { mode: 'smart' }, 'touch makes a smart trigger');
@@ -13,7 +13,7 @@ t.test('trigger content', async (t) => {
 });
 
 t.test('reading the trigger file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'walwait-trig-'));
+  const dir = tempDir(t, 'walwait-trig-');
   t.equal(await readTrigger(undefined), undefined, 'no trigger configured');
   t.equal(await readTrigger(join(dir, 'absent')), undefined);
   t.equal(await readTrigger(join(dir, 'nodir', 'absent')), undefined);

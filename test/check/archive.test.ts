@@ -1,11 +1,11 @@
 import t from 'tap';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compressFile } from '../../lib/archive/codecs.js';
 import { checkArchiveReadable, checkNewestSegment, newestSegment } from '../../lib/check/archive.js';
 import { readSetup } from '../../lib/check/setup.js';
 import { SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
+import { tempDir } from '../harness/temp-dir.js';
 
 const setupFor = async (archive: string | undefined) => {
   const s = fakeStandby({ conf: archive === undefined ? "restore_command = 'walwait %f %p'\n" : `restore_command = 'walwait %f %p --archive ${archive}'\n` });
@@ -15,7 +15,7 @@ const setupFor = async (archive: string | undefined) => {
 t.test('the archive is readable', async (t) => {
   t.match(await checkArchiveReadable((await setupFor(undefined)).setup), { status: 'fail', message: /no archive directory/, fix: /--archive DIR/ });
   t.match(await checkArchiveReadable((await setupFor('/nonexistent/wal')).setup), { status: 'fail', message: /cannot be read: .*ENOENT/, fix: /create it, mount it/ });
-  const file = join(mkdtempSync(join(tmpdir(), 'walwait-check-')), 'plain-file');
+  const file = join(tempDir(t, 'walwait-check-'), 'plain-file');
   writeFileSync(file, '');
   t.match(await checkArchiveReadable((await setupFor(file)).setup), { status: 'fail', message: /is not a directory/ });
   const { s, setup } = await setupFor('../archive');

@@ -2,11 +2,11 @@
 // crafted archives (small fake files: status reads names and sizes, plus the first plain
 // segment's header), a fake data directory with a state file, and the metrics file.
 import t from 'tap';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes, writePostmasterPid } from '../harness/fake-datadir.js';
+import { tempDir } from '../harness/temp-dir.js';
 import { runWalwait } from '../harness/walwait-process.js';
 
 t.setTimeout(120_000);
@@ -103,7 +103,7 @@ t.test('standby view: the --prefetch spool, whether its key names the running se
   t.same(doc.standby.prefetch, { dir: spool, staged: [at(1), at(2)], workerRunning: false, current: true });
   const text = await run(s.data, '-a', s.archive);
   t.match(text.stdout, new RegExp(`prefetch +2 segments staged \\(${at(1)} to ${at(2)}\\), no worker\n`));
-  const prom = join(mkdtempSync(join(tmpdir(), 'walwait-prom-')), 'walwait.prom');
+  const prom = join(tempDir(t, 'walwait-prom-'), 'walwait.prom');
   t.equal((await run(s.data, '-a', s.archive, '--prometheus', prom)).code, 0);
   const families = parsePrometheus(readFileSync(prom, 'utf8'));
   t.equal(families.find((f) => f.name === 'walwait_prefetch_staged_segments')?.metrics[0]?.value, '2');
@@ -121,7 +121,7 @@ t.test('--prometheus FILE: written atomically, parses, nothing on stdout', async
   for (const n of [1, 3]) writeFileSync(join(s.archive, at(n)), 'x');
   const slot = await runWalwait(['cleanup', SEGMENT, '--slot', 'sb_a', '-a', s.archive], { cwd: s.data }).done;
   t.equal(slot.code, 0, slot.stderr);
-  const dir = mkdtempSync(join(tmpdir(), 'walwait-prom-'));
+  const dir = tempDir(t, 'walwait-prom-');
   const file = join(dir, 'walwait.prom');
   const r = await run(s.data, '-a', s.archive, '--prometheus', file);
   t.equal(r.code, 0, r.stderr);

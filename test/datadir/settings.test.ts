@@ -1,8 +1,8 @@
 import t from 'tap';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isOff, parseConf, parsePostmasterOpts, prefetchStallsReplay, readServerSetting } from '../../lib/datadir/settings.js';
+import { tempDir } from '../harness/temp-dir.js';
 
 t.test('postgresql.conf syntax', async (t) => {
   t.same(parseConf("recovery_prefetch = off # no stall\n#recovery_prefetch = on\n  Restore_Command='walwait %f %p'\nx 'it''s'\nshared_buffers=128MB"), [
@@ -21,7 +21,7 @@ t.test('postmaster.opts', async (t) => {
 });
 
 t.test('effective setting: includes, auto.conf and command line, last wins', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'walwait-conf-'));
+  const dir = tempDir(t, 'walwait-conf-');
   mkdirSync(join(dir, 'conf.d'));
   writeFileSync(join(dir, 'PG_VERSION'), '16\n');
   writeFileSync(join(dir, 'postgresql.conf'), "recovery_prefetch = on\ninclude_dir 'conf.d'\ninclude_if_exists 'missing.conf'\n");

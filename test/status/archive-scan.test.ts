@@ -1,12 +1,12 @@
 // walwait status, the archive summary: per-timeline first/last/count/bytes, named gaps (also
 // across a log boundary), compressed names, partials, history chains, timeline-insensitive order.
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareSegments, findGaps, listArchive, segmentIndex, summarizeArchive, type Listing } from '../../lib/status/archive-scan.js';
 import { lagBehind } from '../../lib/status/standby-view.js';
+import { tempDir } from '../harness/temp-dir.js';
 
 const MiB = 1024 * 1024;
 const hex = (n: number): string => n.toString(16).toUpperCase().padStart(8, '0');
@@ -68,7 +68,7 @@ t.test('history chain, parents, newest timeline, lag across timelines', async (t
 });
 
 t.test('listArchive: one readdir, sizes, history files read (also compressed)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'walwait-scan-'));
+  const dir = tempDir(t, 'walwait-scan-');
   writeFileSync(join(dir, seg(1, 0, 1)), Buffer.alloc(100));
   writeFileSync(join(dir, '00000002.history'), '1\t0/3000060\tno recovery target specified\n');
   writeFileSync(join(dir, '00000003.history.gz'), gzipSync('1\t0/3000060\tx\n2\t0/4000100\ty\n'));

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freshBuild } from './fresh-build.js'
 
 export const SUPPORTED_MAJORS: readonly number[] = Object.freeze([13, 14, 15, 16, 17, 18])
 
@@ -54,7 +55,8 @@ export function pgBin(major: number, program: 'initdb' | 'pg_ctl' | 'postgres'):
   return p
 }
 
-/** Absolute path of REPO_ROOT/bin/walwait (may not exist yet). */
+/** Absolute path of REPO_ROOT/bin/walwait, its bundle rebuilt first if lib/ is newer (fresh-build.ts). */
 export function walwaitBin(): string {
+  freshBuild()
   return join(REPO_ROOT, 'bin', 'walwait')
 }

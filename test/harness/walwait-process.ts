@@ -3,8 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshBuild } from './fresh-build.js';
 
 export const WALWAIT_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'walwait');
+// Tests use WALWAIT_BIN as a constant: the bundle it runs is rebuilt now if lib/ is newer.
+freshBuild();
 
 export interface WalwaitRun {
   child: ChildProcess;

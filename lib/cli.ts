@@ -4,22 +4,32 @@
 import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { removeTemporariesSync, trackTemporary } from './archive/atomic-file.js';
-import { adoptEarlyCopy, discardEarlyCopy, earlyCopyServed } from './restore/early-copy.js';
-import type { Command, Parsed } from './command-line.js';
+import { COMMANDS } from './commands/registry.js';
 import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
-import { parseHotArgv } from './flags.js';
 import { createLog, createTextLog, type Log } from './log.js';
-import { loadOptions, requireArchiveDirectory } from './options.js';
+import { checkArgv, commandOf, parseHotArgv, type Positionals } from './options/argv.js';
+import { loadOptions, requireArchiveDirectory, resolveCommandOptions, resolveOptions } from './options/resolve.js';
+import type { CommandName } from './options/table.js';
 import { watchParent } from './parent.js';
+import { adoptEarlyCopy, discardEarlyCopy } from './restore/early-copy.js';
 
-/** The command line: plain restore and push lines without yargs (the hot path), anything else with it. */
-async function parse(argv: string[]): Promise<Parsed | undefined> {
-  // pg_standby's command line is getopt-style, not yargs': it gets its own parser.
+/**
+ * The command line: checked against the option table first (one-line errors), then plain restore
+ * and push lines without yargs (the hot path), anything else with it.
+ */
+async function parse(argv: string[]): Promise<{ command: CommandName; args: Record<string, unknown> } | undefined> {
+  // pg_standby's command line is getopt-style, not walwait's: it gets its own parser.
   if (argv[0] === 'pg_standby') return { command: 'pg_standby', args: { argv: argv.slice(1) } };
+  checkArgv(argv, positionalsOf);
   const hot = parseHotArgv(argv);
   if (hot) return hot;
-  const { parseArgv } = await import('./command-line.js');
-  return parseArgv(argv);
+  const { parseArgv } = await import('./options/yargs.js');
+  return parseArgv(argv, COMMANDS);
+}
+
+function positionalsOf(command: CommandName): Positionals {
+  const { positionals } = COMMANDS[command];
+  return { names: positionals.map((p) => p.name), required: positionals.filter((p) => !p.optional).length };
 }
 
 /**
@@ -81,58 +91,26 @@ async function run(argv: string[]): Promise<number> {
   // parent exits at once), its own signal handling.
   if (argv[0] === 'prefetch-worker') return (await import('./prefetch/worker-main.js')).prefetchWorker(argv.slice(1));
   let log: Log = createTextLog();
-  let command: Command | undefined;
+  // Known before anything is parsed: a usage error of push exits as an archive_command's does.
+  const { command } = commandOf(argv);
+  const spec = COMMANDS[command];
   const { signal, failover, startParentWatch, stopParentWatch, defaultSignals } = interruptions();
   try {
     const parsed = await parse(argv);
-    command = parsed?.command;
     if (!parsed) return EXIT.restored; // --help or --version was printed
     const { args } = parsed;
     // A restore starts the watch when it begins to wait (a present segment is served in a few
     // milliseconds, and creating the timer costs 0.25 ms of them); every other command at once.
-    if (parsed.command !== 'restore') startParentWatch();
-    if (parsed.command === 'pg_standby') {
-      const { pgStandby } = await import('./commands/pg-standby.js');
-      return await pgStandby(args.argv as string[], { log, signal, failover });
-    }
+    if (spec.watchesParent === 'always') startParentWatch();
+    const ctx = { log, signal, failover, beforeWait: startParentWatch };
+    const main = await spec.load();
+    if (spec.ownArgv) return await main({ args, options: resolveOptions({ flags: {}, env: {} }), own: resolveCommandOptions({}, {}), dataDir: process.cwd() }, ctx);
     const dataDir = typeof args.pgdata === 'string' ? resolve(args.pgdata) : process.cwd();
     const options = loadOptions(args, dataDir);
+    const own = resolveCommandOptions(args, process.env);
     log = await createLog(options.logFormat, options.logLevel);
-    if (['push', 'cleanup', 'slot', 'status', 'serve'].includes(parsed.command)) requireArchiveDirectory(options, parsed.command);
-    if (parsed.command === 'promote') {
-      const { promote } = await import('./commands/promote.js');
-      const wait = args.wait === undefined ? undefined : args.wait === '' ? 60 : Number(args.wait);
-      if (wait !== undefined && !(wait > 0)) throw new WalwaitError('usage', `--wait "${String(args.wait)}" is not a number of seconds`, 'use e.g. --wait 60');
-      return await promote({ trigger: options.trigger, dataDir, fast: args.fast === true, waitSeconds: wait, clear: args.clear === true }, { log, signal });
-    }
-    if (parsed.command === 'push') {
-      const { push } = await import('./commands/push.js');
-      return await push({ ...options, source: String(args.source), walfile: String(args.walfile), dataDir }, { log, signal });
-    }
-    if (parsed.command === 'cleanup') {
-      const { cleanup } = await import('./commands/cleanup.js');
-      return await cleanup({ ...options, restartFile: String(args.restartfile), dryRun: args.dryRun === true, extension: typeof args.extension === 'string' ? args.extension : undefined }, { log, signal });
-    }
-    if (parsed.command === 'slot') {
-      const { slot } = await import('./commands/slot.js');
-      return await slot({ ...options, action: args.action as 'list' | 'drop' | 'hold' | 'release', name: typeof args.name === 'string' ? args.name : undefined, json: args.json === true }, { log, signal });
-    }
-    if (parsed.command === 'status') {
-      const { status } = await import('./commands/status.js');
-      return await status({ ...options, dataDir: typeof args.pgdata === 'string' ? dataDir : undefined, json: args.json === true, prometheus: typeof args.prometheus === 'string' ? args.prometheus : undefined }, { log, signal });
-    }
-    if (parsed.command === 'check') {
-      const { check } = await import('./commands/check.js');
-      return await check({ ...options, dataDir, primary: typeof args.primary === 'string' ? args.primary : undefined, json: args.json === true }, { log, signal });
-    }
-    if (parsed.command === 'serve') {
-      const { serve, serveFlags } = await import('./commands/serve.js');
-      return await serve({ ...options, ...serveFlags(args, process.env) }, { log, signal }); // a stop by signal returns 0
-    }
-    const { restore } = await import('./restore/restore.js');
-    const exit = await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, { log, signal, failover, beforeWait: startParentWatch });
-    if (earlyCopyServed()) log.debug('served the copy bin/walwait started before walwait was loaded');
-    return exit;
+    if (spec.archive === 'one-directory') requireArchiveDirectory(options, command);
+    return await main({ args, options, own, dataDir }, { ...ctx, log });
   } catch (err) {
     if (err instanceof Interrupted) {
       log.info({ reason: err.reason }, `stopping: ${err.message}`);
@@ -143,7 +121,7 @@ async function run(argv: string[]): Promise<number> {
     }
     if (err instanceof WalwaitError) log.error({ code: err.code, hint: err.hint }, `${ERRORS[err.code].what}: ${err.message}`);
     else log.error({ err, hint: 'this is a bug in walwait: please report it with this line' }, `unexpected failure: ${describeError(err)}`);
-    return exitStatusFor(err, command === 'push' ? 'archive-command' : 'restore');
+    return exitStatusFor(err, spec.family);
   } finally {
     stopParentWatch();
   }

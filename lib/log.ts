@@ -5,7 +5,6 @@
 // synchronous: walwait often exits right after logging.
 import { writeSync } from 'node:fs';
 import { importModule } from './import-module.js';
-import type { LogFormat, LogLevel } from './options.js';
 
 interface LogFn {
   (fields: object, msg: string): void;
@@ -13,6 +12,11 @@ interface LogFn {
 }
 
 /** The subset of pino's Logger walwait uses; a pino logger is one. */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export interface Log {
   fatal: LogFn;
   error: LogFn;

@@ -33,3 +33,8 @@ export function walwaitVersion(): string {
 export function walwaitBin(): string {
   return join(walwaitPackage().dir, 'bin', 'walwait');
 }
+
+/** The package's directory (the repository root in a clone). */
+export function packageDir(): string {
+  return walwaitPackage().dir;
+}

@@ -4,12 +4,13 @@ import { constants, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { copyFile, unlink, writeFile } from '../fs-async.js';
+import { temporaryName } from '../shell-contract.js';
 
 const temporaries = new Set<string>();
 
 /** `.<name>.walwait-<pid>.tmp` next to it: bin/walwait's shell part looks for names of this form in the --prefetch spool. */
 export function temporaryNameFor(finalPath: string): string {
-  return join(dirname(finalPath), `.${basename(finalPath)}.walwait-${process.pid}.tmp`);
+  return join(dirname(finalPath), temporaryName(basename(finalPath), process.pid));
 }
 
 /**

@@ -15,7 +15,7 @@ import { LONG_PAGE_HEADER_SIZE, XLP_LONG_HEADER } from '../wal/page-format.js';
 import { writeAtomically } from './atomic-file.js';
 import { classifyArchiveFile, heldBytes, newestPosition } from './cleanup-plan.js';
 import { STATE_DIR } from './lock.js';
-import { SLOT_NAME } from '../options.js';
+import { SLOT_NAME } from '../options/parsers.js';
 
 /** Hold names: letters, digits, _ . - (not starting with a dot), at most 63. */
 export const HOLD_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}$/;

@@ -11,6 +11,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { segmentFileName, segmentStartLsn } from '../wal/names.js';
 import { LONG_PAGE_HEADER_SIZE, WAL_PAGE_MAGIC, XLP_LONG_HEADER } from '../wal/page-format.js';
+import { WRITE_CODE_CACHE_ENV } from '../shell-contract.js';
 
 const SEG_SIZE = 16 * 1024 * 1024;
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,7 +50,7 @@ try {
   // PATH (the cache is for one Node).
   const run = spawnSync('/bin/sh', [bin, name, 'pg_wal/RECOVERYXLOG', '--archive', archive], {
     cwd: data,
-    env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, WALWAIT_WRITE_CODE_CACHE: '1' },
+    env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, [WRITE_CODE_CACHE_ENV]: '1' },
     encoding: 'utf8',
   });
   const made = oldCaches();

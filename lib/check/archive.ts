@@ -7,7 +7,7 @@ import { probeFile } from '../sources/directory.js';
 import { splitCompressedName } from '../archive/codecs.js';
 import { describeError } from '../errors.js';
 import { describeConflict, timelineConflicts } from '../datadir/timeline-conflict.js';
-import { isArchiveUrl } from '../options.js';
+import { isArchiveUrl } from '../options/parsers.js';
 import type { WalSource } from '../sources/source.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, parseLongPageHeader } from '../wal/page-header.js';
 import { parseWalName, type WalName } from '../wal/names.js';

@@ -7,7 +7,8 @@ import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.j
 import { signalledMode, type RecoveryMode } from '../datadir/server.js';
 import { readServerSetting } from '../datadir/settings.js';
 import { describeError } from '../errors.js';
-import { isArchiveUrl, loadConfigFile, MODES, type CommonOptions, type Mode } from '../options.js';
+import { isArchiveUrl, MODES, type Mode } from '../options/parsers.js';
+import { loadConfigFile, type CommonOptions } from '../options/resolve.js';
 import { parseWalwaitCommand, type WalwaitCommand } from '../datadir/restore-command.js';
 
 export interface Sourced<T> { value: T; from: string }

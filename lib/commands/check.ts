@@ -10,8 +10,8 @@ import { checkDataDirectory, checkPrefetch, checkRestoreCommand, checkSignalFile
 import { exitStatusOf, formatResults, resultsJson, type CheckResult } from '../check/result.js';
 import { readSetup } from '../check/setup.js';
 import { checkRecoveryEndCommand, checkTriggerAbsent, checkTriggerDirectory } from '../check/trigger.js';
-import type { CommonOptions } from '../options.js';
-import type { RunContext } from '../run-context.js';
+import type { CommonOptions } from '../options/resolve.js';
+import type { CommandMain, RunContext } from '../run-context.js';
 
 export interface CheckOptions extends CommonOptions {
   dataDir: string;
@@ -44,3 +44,6 @@ export async function check(opts: CheckOptions, ctx: RunContext): Promise<number
   process.stdout.write(opts.json ? resultsJson(opts.dataDir, results) : formatResults(results));
   return exitStatusOf(results);
 }
+
+/** `walwait check`. */
+export const main: CommandMain = ({ options, own, dataDir }, ctx) => check({ ...options, dataDir, primary: own.primary, json: own.json }, ctx);

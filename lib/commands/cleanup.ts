@@ -9,7 +9,7 @@
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Interrupted, WalwaitError, describeError } from '../errors.js';
-import type { CommonOptions } from '../options.js';
+import type { CommonOptions } from '../options/resolve.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { formatBytes } from '../wal/names.js';
 import { classifyArchiveFile, parseRestartFile, planCleanup, type SlotPosition } from '../archive/cleanup-plan.js';
@@ -25,7 +25,7 @@ import {
   type SlotRecord,
 } from '../archive/slots.js';
 import { withArchiveLock } from '../archive/lock.js';
-import type { RunContext } from '../run-context.js';
+import type { CommandMain, RunContext } from '../run-context.js';
 
 export interface CleanupOptions extends CommonOptions {
   restartFile: string; // %r
@@ -147,3 +147,6 @@ export async function cleanup(opts: CleanupOptions, ctx: RunContext): Promise<nu
   });
   return 0;
 }
+
+/** `walwait cleanup <restartfile>`. */
+export const main: CommandMain = ({ args, options, own }, ctx) => cleanup({ ...options, restartFile: String(args.restartfile), dryRun: own.dryRun, extension: own.extension }, ctx);

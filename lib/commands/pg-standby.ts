@@ -10,10 +10,10 @@
 // as pg_standby did (which promotes a standby in archive recovery).
 import { createLog } from '../log.js';
 import { walwaitVersion } from '../package.js';
-import { kebab, loadOptions } from '../options.js';
+import { kebab, loadOptions } from '../options/resolve.js';
 import { parseWalName } from '../wal/names.js';
 import { mapPgStandbyArgs, type PgStandbyMapping } from '../options/pg-standby.js';
-import type { RunContext } from '../run-context.js';
+import type { CommandMain, RunContext } from '../run-context.js';
 
 const HELP = `walwait pg_standby: a drop-in for pg_standby (removed in PostgreSQL 14).
 
@@ -70,3 +70,6 @@ function describeFlags(flags: PgStandbyMapping['flags']): string {
     .map(([key, value]) => `--${kebab(key)} ${value}`)
     .join(' ');
 }
+
+/** `walwait pg_standby ...`: its argv is pg_standby's. */
+export const main: CommandMain = ({ args }, ctx) => pgStandby(args.argv as string[], ctx);

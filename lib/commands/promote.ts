@@ -8,7 +8,7 @@ import { readClusterIdentity } from '../datadir/identity.js';
 import { hasLeftRecovery, newestTimeline, requestPromotion, signalledMode } from '../datadir/server.js';
 import { EXIT, WalwaitError, describeError } from '../errors.js';
 import { formatTrigger } from '../trigger.js';
-import type { RunContext } from '../run-context.js';
+import type { CommandMain, RunContext } from '../run-context.js';
 
 export interface PromoteOptions {
   trigger: string | undefined;
@@ -66,3 +66,7 @@ async function clearTrigger(trigger: string, ctx: RunContext): Promise<number> {
   }
   return EXIT.restored;
 }
+
+/** `walwait promote [--fast] [--wait [SECONDS]] [--clear] [-D DIR] [-t FILE]`. */
+export const main: CommandMain = ({ options, own, dataDir }, ctx) =>
+  promote({ trigger: options.trigger, dataDir, fast: own.fast, waitSeconds: own.wait, clear: own.clear }, ctx);

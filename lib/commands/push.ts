@@ -18,10 +18,10 @@ import { withArchiveLock } from '../archive/lock.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { Interrupted, WalwaitError, describeError, errnoCode } from '../errors.js';
 import { isAlive } from '../parent.js';
-import type { CommonOptions } from '../options.js';
+import type { CommonOptions } from '../options/resolve.js';
 import { formatBytes, parseWalName, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE, parseLongPageHeader, type SegmentProblem as Problem } from '../wal/page-header.js';
-import type { RunContext } from '../run-context.js';
+import type { CommandMain, RunContext } from '../run-context.js';
 
 export interface PushOptions extends CommonOptions {
   source: string; // %p, relative to dataDir
@@ -316,3 +316,6 @@ async function removeDeadTemporaries(archive: string, name: WalName, ctx: RunCon
     );
   }
 }
+
+/** `walwait push <source> <walfile>`. */
+export const main: CommandMain = ({ args, options, dataDir }, ctx) => push({ ...options, source: String(args.source), walfile: String(args.walfile), dataDir }, ctx);

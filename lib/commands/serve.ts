@@ -6,11 +6,10 @@
 import { stat } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { resolve } from 'node:path';
 import { DirectoryArchive } from '../sources/directory.js';
 import { WalwaitError, describeError } from '../errors.js';
 import { RateLimitedLog, type Log } from '../log.js';
-import type { CommonOptions } from '../options.js';
+import type { CommonOptions } from '../options/resolve.js';
 import { loadToken } from '../serve/auth.js';
 import { watchConnections } from '../serve/connections.js';
 import { requestHandler } from '../serve/handler.js';
@@ -21,24 +20,13 @@ import { stoppable } from '../serve/stop.js';
 import { lookUp } from '../serve/wal-handler.js';
 import { parseWalName } from '../wal/names.js';
 import { statusReport } from '../status/report.js';
+import type { CommandMain } from '../run-context.js';
 
 export interface ServeOptions extends CommonOptions {
   listen: string; // "HOST:PORT", IPv6 as "[::1]:PORT"
   tokenFile: string;
   tlsCert?: string;
   tlsKey?: string;
-}
-
-/** serve's own flags, else WALWAIT_LISTEN / WALWAIT_TOKEN_FILE; paths resolved against the working directory. */
-export function serveFlags(args: Record<string, unknown>, env: NodeJS.ProcessEnv): Pick<ServeOptions, 'listen' | 'tokenFile' | 'tlsCert' | 'tlsKey'> {
-  const pick = (flag: unknown, envValue?: string): string | undefined => (typeof flag === 'string' && flag !== '' ? flag : envValue || undefined);
-  const path = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p));
-  return {
-    listen: pick(args.listen, env.WALWAIT_LISTEN) ?? '',
-    tokenFile: path(pick(args.tokenFile, env.WALWAIT_TOKEN_FILE)) ?? '',
-    tlsCert: path(pick(args.tlsCert)),
-    tlsKey: path(pick(args.tlsKey)),
-  };
 }
 
 export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSignal }): Promise<number> {
@@ -102,3 +90,7 @@ export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSi
   log.info('stopped');
   return 0;
 }
+
+/** `walwait serve`: --listen and --token-file also come from WALWAIT_LISTEN and WALWAIT_TOKEN_FILE (and walwait.json). */
+export const main: CommandMain = ({ options, own }, ctx) =>
+  serve({ ...options, listen: own.listen ?? '', tokenFile: options.tokenFile ?? '', tlsCert: own.tlsCert, tlsKey: own.tlsKey }, ctx);

@@ -3,7 +3,7 @@
 // `slot hold` returns only once no cleanup is running: from then on nothing is removed.
 import { readdir } from 'node:fs/promises';
 import { WalwaitError } from '../errors.js';
-import type { CommonOptions } from '../options.js';
+import type { CommonOptions } from '../options/resolve.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { formatBytes } from '../wal/names.js';
 import {
@@ -18,7 +18,7 @@ import {
   writeHold,
 } from '../archive/slots.js';
 import { withArchiveLock } from '../archive/lock.js';
-import type { RunContext } from '../run-context.js';
+import type { CommandMain, RunContext } from '../run-context.js';
 
 export interface SlotOptions extends CommonOptions {
   action: 'list' | 'drop' | 'hold' | 'release';
@@ -91,3 +91,7 @@ async function list(archive: string, json: boolean): Promise<number> {
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }
+
+/** `walwait slot <action> [name]`. */
+export const main: CommandMain = ({ args, options, own }, ctx) =>
+  slot({ ...options, action: args.action as 'list' | 'drop' | 'hold' | 'release', name: typeof args.name === 'string' ? args.name : undefined, json: own.json }, ctx);

@@ -8,11 +8,11 @@ import { resolve } from 'node:path';
 import { writeAtomically } from '../archive/atomic-file.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { WalwaitError, describeError } from '../errors.js';
-import type { CommonOptions } from '../options.js';
+import type { CommonOptions } from '../options/resolve.js';
 import { renderJson, renderPrometheus, renderText } from '../status/render.js';
 import { statusReport } from '../status/report.js';
 import { isDataDirectory, restoreCommandPaths } from '../status/standby-view.js';
-import type { RunContext } from '../run-context.js';
+import type { CommandMain, RunContext } from '../run-context.js';
 
 export interface StatusOptions extends CommonOptions {
   dataDir: string | undefined;
@@ -52,3 +52,7 @@ export async function status(opts: StatusOptions, ctx: RunContext): Promise<numb
   else if (opts.prometheus === undefined) process.stdout.write(renderText(report));
   return 0;
 }
+
+/** `walwait status`. */
+export const main: CommandMain = ({ options, own, dataDir }, ctx) =>
+  status({ ...options, dataDir: own.pgdata !== undefined ? dataDir : undefined, json: own.json, prometheus: own.prometheus }, ctx);

@@ -3,6 +3,7 @@
 // --mode, --config, and whether %f and %p are there. Not a shell: no variables or substitutions.
 import { describeError } from '../errors.js';
 import { mapPgStandbyArgs } from '../options/pg-standby.js';
+import { COMMAND_NAMES, OPTIONS, optionForFlag, type OptionKey } from '../options/table.js';
 
 /** Split a command line as /bin/sh would for plain words, '…' and "…" quotes and \ escapes. */
 export function shellWords(line: string): string[] {
@@ -45,11 +46,9 @@ export interface WalwaitCommand {
   problem?: string;
 }
 
-const SUBCOMMANDS = new Set(['restore', 'pg_standby', 'promote', 'push', 'cleanup', 'slot', 'check', 'status']);
-const VALUE_FLAGS: Record<string, 'archive' | 'trigger' | 'mode' | 'config' | 'tokenFile' | 'tlsCa'> = {
-  '--archive': 'archive', '-a': 'archive', '--trigger': 'trigger', '-t': 'trigger', '--mode': 'mode', '--config': 'config',
-  '--token-file': 'tokenFile', '--tls-ca': 'tlsCa',
-};
+const SUBCOMMANDS = new Set<string>(COMMAND_NAMES);
+/** The options check and status read from a restore_command (the first --archive only). */
+const READ = new Set<OptionKey>(['archive', 'trigger', 'mode', 'config', 'tokenFile', 'tlsCa']);
 
 /** The first walwait invocation in `line`, or undefined when walwait is not run. */
 export function parseWalwaitCommand(line: string): WalwaitCommand | undefined {
@@ -75,11 +74,14 @@ export function parseWalwaitCommand(line: string): WalwaitCommand | undefined {
   }
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
+    if (!arg.startsWith('-') || arg === '-') continue;
     const eq = arg.indexOf('=');
-    const [flag, inline] = arg.startsWith('-') && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
-    const key = VALUE_FLAGS[flag];
-    if (key) cmd[key] = inline ?? args[++i] ?? '';
-    else if (arg === '--clear') cmd.clear = true;
+    const [flag, inline] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+    const key = optionForFlag(flag.replace(/^--?/, ''));
+    if (key === 'clear') cmd.clear = true;
+    if (!key || OPTIONS[key].type !== 'string') continue;
+    const value = inline ?? (OPTIONS[key].optionalValue !== undefined && args[i + 1]?.startsWith('-') ? '' : (args[++i] ?? ''));
+    if (READ.has(key) && !(key === 'archive' && cmd.archive !== undefined)) cmd[key as 'archive'] = value;
   }
   return cmd;
 }

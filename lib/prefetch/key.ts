@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import { writeAtomically } from '../archive/atomic-file.js';
 import { readPostmaster } from '../datadir/server.js';
 import { isAlive } from '../parent.js';
+import { KEY_FILE, KEY_SHELL_LINES } from '../shell-contract.js';
 
-export const KEY_FILE = 'key';
+export { KEY_FILE };
 
 export interface SpoolKey {
   systemId: string;
@@ -25,7 +26,8 @@ export interface SpoolKey {
   trigger: string;
 }
 
-const LINES = ['postmaster_pid', 'postmaster_start', 'trigger', 'system_identifier', 'timeline'] as const;
+// The first three are what bin/walwait's shell part compares (lib/shell-contract.ts).
+const LINES = [...KEY_SHELL_LINES, 'system_identifier', 'timeline'] as const;
 
 /** Fields in a fixed order, one per line. A field holding a line break cannot be a key (undefined). */
 export function formatKey(key: SpoolKey): string | undefined {

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CommonOptions } from '../options.js';
+import type { CommonOptions } from '../options/resolve.js';
 import { walwaitBin } from '../package.js';
 import { LOG_FILE } from './spool-dir.js';
 

@@ -13,15 +13,18 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { writeAtomically } from '../archive/atomic-file.js';
 import { segmentAfter } from '../wal/names.js';
 import { isAlive } from '../parent.js';
+import { SEGMENT_TARGET, SPOOL_PATH, TEMPORARY_INFIX, TEMPORARY_SUFFIX } from '../shell-contract.js';
 
-export const SPOOL_DIR_NAME = 'walwait-prefetch';
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export const SPOOL_DIR_NAME = basename(SPOOL_PATH);
 export const WANTED_FILE = 'wanted';
 export const LOG_FILE = 'worker.log';
 /** PostgreSQL's %p during recovery; anything else (pg_rewind, a run by hand) gets no prefetch. */
-export const RECOVERY_TARGET = 'RECOVERYXLOG';
+export const RECOVERY_TARGET = basename(SEGMENT_TARGET);
 
 const SEGMENT_RE = /^[0-9A-F]{24}$/;
-const TEMPORARY_RE = /^\..*\.walwait-(\d+)\.tmp$/;
+const TEMPORARY_RE = new RegExp(`^\\..*${escapeRe(TEMPORARY_INFIX)}(\\d+)${escapeRe(TEMPORARY_SUFFIX)}$`);
 
 export const isSegmentName = (name: string): boolean => SEGMENT_RE.test(name);
 

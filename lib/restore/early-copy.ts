@@ -12,6 +12,7 @@
 // early copy writes by name (libuv opens the destination itself), so that name is never reused.
 import { resolve } from 'node:path';
 import { unlink } from '../fs-async.js';
+import { SEGMENT_TARGET } from '../shell-contract.js';
 
 /** What bin/walwait started: `done` settles with the copy's error, or null. */
 export interface StartedCopy {
@@ -28,7 +29,7 @@ declare global {
 }
 
 /** The %p the early copy is made for: relative to the data directory, the restore command's cwd. */
-export const EARLY_COPY_TARGET = 'pg_wal/RECOVERYXLOG';
+export const EARLY_COPY_TARGET = SEGMENT_TARGET;
 /** How long a copy that is not taken over may take to end before its name is removed anyway (a stuck mount). */
 const SETTLE_MS = 2_000;
 

@@ -6,13 +6,14 @@ import { signalledMode, type RecoveryMode } from '../datadir/server.js';
 import { recordState } from '../datadir/state.js';
 import { EXIT, WalwaitError } from '../errors.js';
 import { isoTime } from '../iso-time.js';
-import type { CommonOptions } from '../options.js';
-import type { RunContext } from '../run-context.js';
+import type { CommonOptions } from '../options/resolve.js';
+import type { CommandMain, RunContext } from '../run-context.js';
 import { openSources } from '../sources/open.js';
 import type { WalSource } from '../sources/source.js';
 import { Deadline, Waiter } from '../wait.js';
 import { parseWalName, type WalName } from '../wal/names.js';
 import { ArchiveFaults, faultsMayAnswerNotFound } from './archive-fault.js';
+import { earlyCopyServed } from './early-copy.js';
 import { runLoop, throwIfAborted, type FaultPolicy } from './loop.js';
 import { segmentStep, type Step } from './segment.js';
 
@@ -88,3 +89,10 @@ function auxiliaryStep(name: WalName, archive: WalSource, opts: RestoreOptions, 
     return { exit: EXIT.restored };
   };
 }
+
+/** `walwait [restore] <walfile> <target>`. */
+export const main: CommandMain = async ({ args, options }, ctx) => {
+  const exit = await restore({ ...options, walfile: String(args.walfile ?? ''), target: String(args.target ?? '') }, ctx);
+  if (earlyCopyServed()) ctx.log.debug('served the copy bin/walwait started before walwait was loaded');
+  return exit;
+};

@@ -4,7 +4,8 @@
 // of promoting.
 import { WalwaitError, describeError } from '../errors.js';
 import { readFile } from '../fs-async.js';
-import { isArchiveUrl, type CommonOptions } from '../options.js';
+import { isArchiveUrl } from '../options/parsers.js';
+import { type CommonOptions } from '../options/resolve.js';
 import { importModule } from '../import-module.js';
 import { DirectoryArchive } from './directory.js';
 import { FirstOf } from './first-of.js';

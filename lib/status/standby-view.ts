@@ -14,7 +14,7 @@ import { isAlive } from '../parent.js';
 import { parseWalwaitCommand } from '../datadir/restore-command.js';
 import { readServerSetting } from '../datadir/settings.js';
 import { timelineConflicts, type TimelineConflict } from '../datadir/timeline-conflict.js';
-import { isArchiveUrl } from '../options.js';
+import { isArchiveUrl } from '../options/parsers.js';
 import { STATE_FILE, readState, type ArchiveFault, type RestoreState } from '../datadir/state.js';
 import { readTrigger, staleReason } from '../trigger.js';
 import { compareSegments, type ArchiveSummary } from './archive-scan.js';

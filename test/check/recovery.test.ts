@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkDataDirectory, checkPrefetch, checkRestoreCommand, checkSignalFile } from '../../lib/check/recovery.js';
 import { readSetup } from '../../lib/check/setup.js';
-import type { Mode } from '../../lib/options.js';
+import type { Mode } from '../../lib/options/parsers.js';
 import { fakeStandby } from '../harness/fake-datadir.js';
 
 const opts = (mode: Mode = 'auto', archive?: string) => ({ archive, trigger: undefined, mode });

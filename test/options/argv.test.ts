@@ -1,10 +1,11 @@
 import t from 'tap';
-import { parseArgv } from '../lib/command-line.js';
-import { GLOBAL_FLAGS, PUSH_FLAGS, RESTORE_FLAGS, parseHotArgv } from '../lib/flags.js';
+import { COMMANDS } from '../../lib/commands/registry.js';
+import { parseHotArgv } from '../../lib/options/argv.js';
+import { OPTION_KEYS } from '../../lib/options/table.js';
+import { parseArgv as parseWithYargs } from '../../lib/options/yargs.js';
 
-const KEYS = [...Object.keys(GLOBAL_FLAGS), ...Object.keys(RESTORE_FLAGS), ...Object.keys(PUSH_FLAGS), 'walfile', 'target', 'source'].map((k) =>
-  k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()),
-);
+const KEYS = [...OPTION_KEYS, 'walfile', 'target', 'source'];
+const parseArgv = (argv: string[]) => parseWithYargs(argv, COMMANDS);
 
 /** What yargs makes of a command line, limited to the keys the fast path produces. */
 async function viaYargs(argv: string[]): Promise<unknown> {

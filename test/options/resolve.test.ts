@@ -1,8 +1,8 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfigFile, resolveOptions } from '../lib/options.js';
+import { loadConfigFile, resolveOptions } from '../../lib/options/resolve.js';
+import { tempDir } from '../harness/temp-dir.js';
 
 const cwd = '/data';
 
@@ -92,7 +92,7 @@ t.test('bad values are usage errors naming the source', async (t) => {
 });
 
 t.test('config file loading', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'walwait-opt-'));
+  const dir = tempDir(t, 'walwait-opt-');
   const file = (name: string, text: string) => {
     writeFileSync(join(dir, name), text);
     return join(dir, name);

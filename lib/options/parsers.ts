@@ -1,0 +1,94 @@
+// Parsers of option values, shared by every layer (flags, WALWAIT_* variables, walwait.json):
+// each turns a raw value into a typed one or throws a one-line error naming the fix.
+import { WalwaitError } from '../errors.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
+
+export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel };
+
+export const MODES = ['auto', 'archive', 'standby'] as const;
+export const COMPRESSIONS = ['none', 'gzip', 'zstd', 'lz4'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+export type Mode = (typeof MODES)[number];
+
+export type Parser<T> = (raw: unknown, source: string) => T;
+
+/** An --archive value naming an upstream `walwait serve` rather than a directory. */
+export const isArchiveUrl = (value: string): boolean => /^https?:\/\//i.test(value);
+
+/** --archive, repeatable (flags, a walwait.json array) or one value: directories (resolved as paths) or URLs (kept). */
+export function archiveList(raw: unknown, source: string): string[] {
+  const values = Array.isArray(raw) ? raw : [raw];
+  if (values.length === 0) throw new WalwaitError('bad-config', `archive from ${source} is an empty list`, 'give at least one archive directory or URL');
+  return values.map((v) => {
+    const value = text(v, source, 'archive');
+    if (!isArchiveUrl(value)) return value;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new WalwaitError('bad-config', `archive "${value}" from ${source} is not a valid URL`, "use walwait serve's address, e.g. https://archive-host:8432");
+    }
+    if (url.username || url.password) {
+      throw new WalwaitError('bad-config', `archive URL from ${source} holds credentials`, 'remove them from the URL (it shows in ps and in logs) and pass the token with --token-file FILE');
+    }
+    if (url.search || url.hash) throw new WalwaitError('bad-config', `archive URL "${value}" from ${source} has a query or fragment`, "use walwait serve's base address, e.g. https://archive-host:8432");
+    return value;
+  });
+}
+
+export function text(raw: unknown, source: string, key: string): string {
+  if (typeof raw !== 'string' || raw === '') {
+    throw new WalwaitError('bad-config', `${key} from ${source} must be a non-empty string`, `set ${key} to a path or word`);
+  }
+  return raw;
+}
+
+export function oneOf<T extends string>(choices: readonly T[], key: string): Parser<T> {
+  return (raw, source) => {
+    const value = text(raw, source, key);
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new WalwaitError('bad-config', `${key} "${value}" from ${source} is not one of ${choices.join(', ')}`, `use one of ${choices.join(', ')}`);
+    }
+    return value as T;
+  };
+}
+
+/** A number of seconds up to `max`; `allowZero` for settings where 0 means "never". */
+export function seconds(key: string, allowZero: boolean, max: number, example: string): Parser<number> {
+  return (raw, source) => {
+    const value = typeof raw === 'number' ? raw : Number(text(raw, source, key));
+    const tooSmall = allowZero ? value < 0 : value <= 0;
+    if (!Number.isFinite(value) || tooSmall || value > max) {
+      const range = `${allowZero ? 'from 0' : 'above 0'} up to ${max}`;
+      throw new WalwaitError('bad-config', `${key} "${String(raw)}" from ${source} is not a number of seconds ${range}`, `use e.g. --${key} ${example} (seconds; fractions allowed)`);
+    }
+    return value;
+  };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+
+/** A size such as 10GB, 512MB or a number of bytes (units are powers of 1024, as in PostgreSQL). */
+export function size(raw: unknown, source: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?b)?\s*$/i.exec(typeof raw === 'number' ? String(raw) : text(raw, source, 'max-retained'));
+  const bytes = m ? Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? NaN) : NaN;
+  if (!Number.isFinite(bytes) || bytes <= 0) {
+    throw new WalwaitError('bad-config', `max-retained "${String(raw)}" from ${source} is not a size`, 'use e.g. --max-retained 50GB (B, kB, MB, GB, TB: powers of 1024)');
+  }
+  return Math.floor(bytes);
+}
+
+/** A whole number from `min` to `max` (no fractions, no units). */
+export function wholeNumber(key: string, min: number, max: number, what: string, example: string): Parser<number> {
+  return (raw, source) => {
+    const value = typeof raw === 'number' ? raw : /^\s*\d+\s*$/.test(text(raw, source, key)) ? Number(raw) : NaN;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new WalwaitError('bad-config', `${key} "${String(raw)}" from ${source} is not a whole number from ${min} to ${max}`, `use e.g. --${key} ${example} (${what})`);
+    }
+    return value;
+  };
+}
+
+/** As for replication slots. */
+export const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+

@@ -1,0 +1,32 @@
+// What bin/walwait (a shell part, then plain JavaScript, both running before the bundle is
+// loaded) and the TypeScript side agree on, declared once: the spool's path and key lines, the
+// names of files being written, the early copy's environment variable and temporary name, exit
+// statuses, the bundle and its code cache, and two globals. lib/ uses these constants;
+// test/shell-contract.test.ts checks every such literal in bin/walwait against them.
+
+/** %p when PostgreSQL asks for a segment, relative to the data directory. */
+export const SEGMENT_TARGET = 'pg_wal/RECOVERYXLOG';
+/** The --prefetch spool, relative to the data directory. */
+export const SPOOL_PATH = 'pg_wal/walwait-prefetch';
+/** The spool's key file, and its first lines in order (`name=value`): what the shell part compares. */
+export const KEY_FILE = 'key';
+export const KEY_SHELL_LINES = ['postmaster_pid', 'postmaster_start', 'trigger'] as const;
+/** A file being written: `.<name>.walwait-<pid>.tmp` next to its final name. */
+export const TEMPORARY_INFIX = '.walwait-';
+export const TEMPORARY_SUFFIX = '.tmp';
+export const temporaryName = (name: string, pid: number): string => `.${name}${TEMPORARY_INFIX}${pid}${TEMPORARY_SUFFIX}`;
+/** The archived file the shell part found for %f, which the JavaScript part starts copying. */
+export const EARLY_COPY_ENV = 'WALWAIT_EARLY_COPY';
+/** Where that copy goes, relative to the data directory. */
+export const earlyCopyTemporary = (pid: number): string => `pg_wal/.RECOVERYXLOG${TEMPORARY_INFIX}${pid}.early.tmp`;
+/** bin/walwait's exit status when it fails itself (never 1-125: that is "not found"), and push's (an archive_command). */
+export const BIN_FAILURE_EXIT = 201;
+export const BIN_PUSH_FAILURE_EXIT = 4;
+/** The bundle in dist/, and its V8 code cache, named after the bundle's size and mtime. */
+export const BUNDLE = 'walwait.cjs';
+export const codeCacheName = (size: number, mtimeMs: number): string => `${BUNDLE}.${size}-${Math.trunc(mtimeMs)}.cache`;
+/** Set by npm run build's sample run: write the code cache at exit. */
+export const WRITE_CODE_CACHE_ENV = 'WALWAIT_WRITE_CODE_CACHE';
+/** Globals bin/walwait sets for the bundle: the early copy it started, and an import() that works from vm.Script. */
+export const EARLY_COPY_GLOBAL = '__walwaitEarlyCopy';
+export const IMPORT_GLOBAL = '__walwaitImport';

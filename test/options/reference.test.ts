@@ -1,0 +1,34 @@
+// The option table is the one source: docs/options.md's reference is rendered from it, each
+// command's --help lists exactly the options that command takes, and the config keys are the
+// options walwait.json may set.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { COMMANDS } from '../../lib/commands/registry.js';
+import { renderReference, withReference } from '../../lib/options/reference.js';
+import { CONFIG_KEYS } from '../../lib/options/resolve.js';
+import { COMMAND_NAMES, kebab, OPTION_KEYS, OPTIONS, optionsOf } from '../../lib/options/table.js';
+import { runWalwait } from '../harness/walwait-process.js';
+
+const DOC = join(import.meta.dirname, '..', '..', 'docs', 'options.md');
+
+t.test('docs/options.md holds the reference rendered from the table (npm run docs:options)', async (t) => {
+  const doc = readFileSync(DOC, 'utf8');
+  t.equal(withReference(doc, renderReference(COMMANDS)), doc, 'run npm run docs:options after changing lib/options/table.ts');
+  for (const key of OPTION_KEYS) t.match(doc, `\`--${kebab(key)}`, `--${kebab(key)} is in the reference`);
+});
+
+t.test("each command's --help shows the options it takes, and no other", async (t) => {
+  for (const command of COMMAND_NAMES.filter((c) => c !== 'pg_standby')) {
+    const r = await runWalwait([command, '--help'], { cwd: '/' }).done;
+    t.equal(r.code, 0, `${command} --help`);
+    const shown = new Set([...r.stdout.matchAll(/^\s+(?:-\w, )?--([a-z-]+)/gm)].map((m) => m[1]));
+    shown.delete('help');
+    shown.delete('version');
+    t.same([...shown].sort(), optionsOf(command).map(kebab).sort(), `walwait ${command} --help`);
+  }
+});
+
+t.test('walwait.json may set exactly the options marked config in the table', async (t) => {
+  t.same([...CONFIG_KEYS].sort(), OPTION_KEYS.filter((k) => OPTIONS[k].config).sort());
+});

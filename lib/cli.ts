@@ -36,7 +36,13 @@ function positionalsOf(command: CommandName): Positionals {
  * Abort on SIGTERM/SIGINT/SIGQUIT or, once startParentWatch was called, when PostgreSQL's startup
  * process goes away; SIGUSR1 = fast failover.
  */
-function interruptions(): { signal: AbortSignal; failover: AbortSignal; startParentWatch: () => void; stopParentWatch: () => void; defaultSignals: () => void } {
+function interruptions(): {
+  signal: AbortSignal;
+  failover: AbortSignal;
+  startParentWatch: () => void;
+  stopParentWatch: () => void;
+  defaultSignals: () => void;
+} {
   const controller = new AbortController();
   const failover = new AbortController();
   const onUsr1 = (): void => failover.abort('SIGUSR1');
@@ -104,7 +110,8 @@ async function run(argv: string[]): Promise<number> {
     if (spec.watchesParent === 'always') startParentWatch();
     const ctx = { log, signal, failover, beforeWait: startParentWatch };
     const main = await spec.load();
-    if (spec.ownArgv) return await main({ args, options: resolveOptions({ flags: {}, env: {} }), own: resolveCommandOptions({}, {}), dataDir: process.cwd() }, ctx);
+    if (spec.ownArgv)
+      return await main({ args, options: resolveOptions({ flags: {}, env: {} }), own: resolveCommandOptions({}, {}), dataDir: process.cwd() }, ctx);
     const dataDir = typeof args.pgdata === 'string' ? resolve(args.pgdata) : process.cwd();
     const options = loadOptions(args, dataDir);
     const own = resolveCommandOptions(args, process.env);

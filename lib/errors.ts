@@ -60,9 +60,27 @@ export function exitStatusFor(err: unknown, context: 'restore' | 'archive-comman
 // errno codes that say "try again later": a mount that is down, a full disk, a busy or flaky
 // filesystem, permissions being fixed. Waiting on them is always safer than answering 1.
 const TRANSIENT_ERRNO = new Set([
-  'ENOENT', 'EACCES', 'EPERM', 'EIO', 'ENOSPC', 'EDQUOT', 'EAGAIN', 'EBUSY', 'EINTR',
-  'ETIMEDOUT', 'ESTALE', 'EMFILE', 'ENFILE', 'ENOMEM', 'EHOSTDOWN', 'ENOTCONN', 'ECONNRESET',
-  'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'EROFS',
+  'ENOENT',
+  'EACCES',
+  'EPERM',
+  'EIO',
+  'ENOSPC',
+  'EDQUOT',
+  'EAGAIN',
+  'EBUSY',
+  'EINTR',
+  'ETIMEDOUT',
+  'ESTALE',
+  'EMFILE',
+  'ENFILE',
+  'ENOMEM',
+  'EHOSTDOWN',
+  'ENOTCONN',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EROFS',
 ]);
 
 export function errnoCode(err: unknown): string | undefined {

@@ -3,7 +3,22 @@
 // PostgreSQL starts walwait once per WAL file: the modules a restore loads use these instead.
 // Same calls, same errors (err.code, err.path); files are plain descriptors, not FileHandles.
 // Written out rather than util.promisify'd: promisify costs ~0.5 ms at load and more per call.
-import { closeSync, copyFile as copyFileCb, fstatSync, openSync, readSync, readdir as readdirCb, readFile as readFileCb, rename as renameCb, stat as statCb, truncate as truncateCb, unlink as unlinkCb, writeFile as writeFileCb, type Stats, type WriteFileOptions } from 'node:fs';
+import {
+  closeSync,
+  copyFile as copyFileCb,
+  fstatSync,
+  openSync,
+  readSync,
+  readdir as readdirCb,
+  readFile as readFileCb,
+  rename as renameCb,
+  stat as statCb,
+  truncate as truncateCb,
+  unlink as unlinkCb,
+  writeFile as writeFileCb,
+  type Stats,
+  type WriteFileOptions,
+} from 'node:fs';
 
 type Callback<T> = (err: NodeJS.ErrnoException | null, value: T) => void;
 

@@ -43,7 +43,11 @@ export function createTextLog(level: LogLevel = 'info', write: (line: string) =>
     n < threshold
       ? () => undefined
       : (fields: object | string, msg?: string) =>
-          write(typeof fields === 'string' ? formatTextLine({ level: n, msg: fields }) : formatTextLine({ level: n, msg, hint: (fields as { hint?: string }).hint }));
+          write(
+            typeof fields === 'string'
+              ? formatTextLine({ level: n, msg: fields })
+              : formatTextLine({ level: n, msg, hint: (fields as { hint?: string }).hint }),
+          );
   return { fatal: at(60), error: at(50), warn: at(40), info: at(30), debug: at(20), trace: at(10) };
 }
 
@@ -60,7 +64,10 @@ export async function createLog(format: LogFormat = 'text', level: LogLevel = 'i
 /** Log a line at most once per `everyMs` for a given key: repeated conditions stay visible without flooding. */
 export class RateLimitedLog {
   private readonly last = new Map<string, number>();
-  constructor(private readonly everyMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly everyMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
   shouldLog(key: string): boolean {
     const t = this.now();
     const prev = this.last.get(key);

@@ -70,7 +70,10 @@ export class Waiter {
 /** A deadline that may be "never". */
 export class Deadline {
   private readonly at: number;
-  constructor(ms: number | undefined, private readonly now: () => number = Date.now) {
+  constructor(
+    ms: number | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
     this.at = ms === undefined || ms <= 0 ? Infinity : now() + ms;
   }
   get passed(): boolean {

@@ -16,7 +16,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli', 'build'],
 ];
 
-const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+const files = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 const unit = (file: string): string => relative(LIB, file).split('/')[0]!.replace(/\.ts$/, '');
 const layerOf = (file: string): number => LAYERS.findIndex((l) => l.includes(unit(file)));
 
@@ -33,7 +34,8 @@ t.test('no import reaches up a layer; no command imports another', async (t) => 
       const from = relative(LIB, file);
       const to = relative(LIB, target);
       if (layerOf(target) > layerOf(file)) problems.push(`${from} imports ${to}, a layer above it`);
-      if (unit(file) === 'commands' && unit(target) === 'commands' && !from.endsWith('registry.ts')) problems.push(`${from} imports ${to}: commands import no other command`);
+      if (unit(file) === 'commands' && unit(target) === 'commands' && !from.endsWith('registry.ts'))
+        problems.push(`${from} imports ${to}: commands import no other command`);
     }
   }
   t.same(problems, []);

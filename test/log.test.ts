@@ -2,8 +2,14 @@ import t from 'tap';
 import { RateLimitedLog, formatTextLine } from '../lib/log.js';
 
 t.test('text lines', async (t) => {
-  t.equal(formatTextLine({ level: 30, msg: 'restored 000000010000000000000003 (16 MiB) after waiting 3.2 s' }), 'walwait: restored 000000010000000000000003 (16 MiB) after waiting 3.2 s\n');
-  t.equal(formatTextLine({ level: 40, msg: 'segment is from another cluster', hint: 'check --archive' }), 'walwait: WARNING: segment is from another cluster; check --archive\n');
+  t.equal(
+    formatTextLine({ level: 30, msg: 'restored 000000010000000000000003 (16 MiB) after waiting 3.2 s' }),
+    'walwait: restored 000000010000000000000003 (16 MiB) after waiting 3.2 s\n',
+  );
+  t.equal(
+    formatTextLine({ level: 40, msg: 'segment is from another cluster', hint: 'check --archive' }),
+    'walwait: WARNING: segment is from another cluster; check --archive\n',
+  );
   t.equal(formatTextLine({ level: 50, msg: 'bad' }), 'walwait: ERROR: bad\n');
 });
 

@@ -14,7 +14,10 @@ const bin = readFileSync(join(ROOT, 'bin', 'walwait'), 'utf8');
 const end = bin.indexOf('\n*/');
 const shell = bin.slice(0, end);
 const js = bin.slice(end);
-const shellCode = shell.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+const shellCode = shell
+  .split('\n')
+  .filter((l) => !l.trimStart().startsWith('#'))
+  .join('\n');
 
 t.test('the shell part: paths, key lines, temporary names, the early copy, exit statuses', async (t) => {
   t.match(shellCode, `[ "$a" = ${C.SEGMENT_TARGET} ] && f=$prev`, '%p of a segment');
@@ -38,6 +41,7 @@ t.test('the shell part: paths, key lines, temporary names, the early copy, exit 
 
 t.test('the JavaScript part: early copy, exit statuses, bundle, code cache, globals', async (t) => {
   t.match(js, `process.env.${C.EARLY_COPY_ENV}`);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bin/walwait's own template literal, as text
   t.match(js, 'tmp: `pg_wal/.RECOVERYXLOG.walwait-${process.pid}.early.tmp`');
   t.equal(C.earlyCopyTemporary(42), 'pg_wal/.RECOVERYXLOG.walwait-42.early.tmp');
   t.match(js, 'fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL', 'the copy flags');
@@ -45,6 +49,7 @@ t.test('the JavaScript part: early copy, exit statuses, bundle, code cache, glob
   t.match(js, `process.argv[2] === 'push' ? ${C.BIN_PUSH_FAILURE_EXIT} : ${C.BIN_FAILURE_EXIT}`);
   t.equal(C.BIN_PUSH_FAILURE_EXIT, ARCHIVE_COMMAND_EXIT[EXIT.failure], "push's failure status");
   t.match(js, `join(dist, '${C.BUNDLE}')`);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bin/walwait's own template literal, as text
   t.match(js, '`walwait.cjs.${size}-${Math.trunc(mtimeMs)}.cache`');
   t.equal(C.codeCacheName(10, 20.7), 'walwait.cjs.10-20.cache');
   t.match(js, `process.env.${C.WRITE_CODE_CACHE_ENV} === '1'`);

@@ -33,7 +33,11 @@ t.test('guarded triggers written by walwait promote', async (t) => {
   const trigger = parseTrigger(text);
   t.same(trigger, { mode: 'smart', systemId: 7310000000000000001n, timeline: 1 });
   t.equal(staleReason(trigger, { systemId: 7310000000000000001n, timeline: 1 }), undefined, 'the standby it was written for');
-  t.match(staleReason(trigger, { systemId: 7310000000000000001n, timeline: 2 }), /timeline 1 .* restores timeline 2: it ended an earlier recovery/, 'a standby built after the failover');
+  t.match(
+    staleReason(trigger, { systemId: 7310000000000000001n, timeline: 2 }),
+    /timeline 1 .* restores timeline 2: it ended an earlier recovery/,
+    'a standby built after the failover',
+  );
   t.match(staleReason(trigger, { systemId: 7399999999999999999n, timeline: 1 }), /system identifier 7310000000000000001/, 'another cluster');
   t.equal(staleReason(parseTrigger(''), { systemId: 1n, timeline: 9 }), undefined, 'a touch trigger has no guard: never stale');
   t.same(parseTrigger(formatTrigger('fast', {})), { mode: 'fast' });

@@ -35,7 +35,10 @@ export function removeTemporariesSync(unlinkSync: (p: string) => void): void {
 }
 
 export class SizeMismatchError extends Error {
-  constructor(readonly expected: number, readonly actual: number) {
+  constructor(
+    readonly expected: number,
+    readonly actual: number,
+  ) {
     super(`wrote ${actual} bytes, expected ${expected}`);
   }
 }

@@ -49,14 +49,22 @@ export const holdPath = (archive: string, name: string): string => join(holdsDir
 
 export function checkSlotName(name: string | undefined, what = 'slot'): string {
   if (name === undefined || !SLOT_NAME.test(name)) {
-    throw new WalwaitError('usage', `${what} name ${name === undefined ? 'missing' : `"${name}" is not valid`}`, 'use lower-case letters, digits and underscores (at most 63), as for replication slots');
+    throw new WalwaitError(
+      'usage',
+      `${what} name ${name === undefined ? 'missing' : `"${name}" is not valid`}`,
+      'use lower-case letters, digits and underscores (at most 63), as for replication slots',
+    );
   }
   return name;
 }
 
 export function checkHoldName(name: string | undefined): string {
   if (name === undefined || !HOLD_NAME.test(name)) {
-    throw new WalwaitError('usage', `hold name ${name === undefined ? 'missing' : `"${name}" is not valid`}`, 'use letters, digits, _ . - (not starting with a dot), at most 63');
+    throw new WalwaitError(
+      'usage',
+      `hold name ${name === undefined ? 'missing' : `"${name}" is not valid`}`,
+      'use letters, digits, _ . - (not starting with a dot), at most 63',
+    );
   }
   return name;
 }
@@ -205,7 +213,11 @@ export interface SlotView {
   /** What it keeps in the archive: behindBytes, or 0 once lost. */
   retainedBytes: number;
 }
-export interface SlotsAndHolds { slots: SlotView[]; holds: HoldRecord[]; brokenSlotFiles: { file: string; problem: string }[] }
+export interface SlotsAndHolds {
+  slots: SlotView[];
+  holds: HoldRecord[];
+  brokenSlotFiles: { file: string; problem: string }[];
+}
 
 /** The archive's slots and holds, with what each slot holds back (behind the newest active slot). */
 export async function readSlotView(archive: string, segSize: number): Promise<SlotsAndHolds> {

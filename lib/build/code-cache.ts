@@ -55,7 +55,9 @@ try {
   });
   const made = oldCaches();
   if (run.status !== 0 || made.length !== 1) {
-    process.stderr.write(`walwait build: no code cache (the sample restore exited ${run.status ?? run.signal}: ${run.stderr.trim()}); walwait works without it, a little slower\n`);
+    process.stderr.write(
+      `walwait build: no code cache (the sample restore exited ${run.status ?? run.signal}: ${run.stderr.trim()}); walwait works without it, a little slower\n`,
+    );
   }
 } finally {
   rmSync(root, { recursive: true, force: true });

@@ -22,8 +22,11 @@ const PROBE_ANSWER_MS = 5000;
 export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
   const name = 'archive';
   if (!s.archive) {
-    return fail(name, 'no archive directory: restore_command has no --archive and no walwait.json gives one (walwait would exit 200 and the server would stop)',
-      `add --archive DIR to restore_command, or {"archive": "DIR"} to ${join(s.dataDir, 'walwait.json')}`);
+    return fail(
+      name,
+      'no archive directory: restore_command has no --archive and no walwait.json gives one (walwait would exit 200 and the server would stop)',
+      `add --archive DIR to restore_command, or {"archive": "DIR"} to ${join(s.dataDir, 'walwait.json')}`,
+    );
   }
   const dir = s.archive.value;
   const where = `${dir} (from ${s.archive.from})`;
@@ -42,8 +45,11 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
     const server = serverAccount(s.dataDir);
     const blocked = server && !sameAccount(server, currentAccount()) ? blockedFor(dir, server, 'read-dir') : undefined;
     if (blocked) {
-      return warn(name, `${where} is readable, but by its mode bits not by the server's user (uid ${server?.uid}): ${blocked}`,
-        `let the user PostgreSQL runs as read ${dir} (e.g. chmod o+rx or chgrp the server's group on ${blocked})`);
+      return warn(
+        name,
+        `${where} is readable, but by its mode bits not by the server's user (uid ${server?.uid}): ${blocked}`,
+        `let the user PostgreSQL runs as read ${dir} (e.g. chmod o+rx or chgrp the server's group on ${blocked})`,
+      );
     }
     return pass(name, `${where} is readable (${entries.length} entries)`);
   } catch (err) {
@@ -76,7 +82,11 @@ async function probeUpstream(url: string, s: Setup): Promise<{ message: string; 
   }
 }
 
-interface Stored { file: string; wal: WalName; codec: ReturnType<typeof splitCompressedName>['codec'] }
+interface Stored {
+  file: string;
+  wal: WalName;
+  codec: ReturnType<typeof splitCompressedName>['codec'];
+}
 
 /** The archived segment (plain or compressed) furthest along in WAL, ties broken by the newest timeline. */
 export function newestSegment(entries: readonly string[]): Stored | undefined {
@@ -94,7 +104,8 @@ export function newestSegment(entries: readonly string[]): Stored | undefined {
 export async function checkNewestSegment(s: Setup): Promise<CheckResult> {
   const name = 'archived WAL';
   if (!s.archive) return warn(name, 'no archive to look at', 'configure the archive (see the archive check)');
-  if (isArchiveUrl(s.archive.value)) return warn(name, `${s.archive.value} is an upstream walwait serve: its WAL is not checked from here`, 'see walwait status -a DIR on the archive host');
+  if (isArchiveUrl(s.archive.value))
+    return warn(name, `${s.archive.value} is an upstream walwait serve: its WAL is not checked from here`, 'see walwait status -a DIR on the archive host');
   let entries: string[];
   try {
     entries = await readdir(s.archive.value);
@@ -102,7 +113,12 @@ export async function checkNewestSegment(s: Setup): Promise<CheckResult> {
     return fail(name, `cannot list ${s.archive.value}: ${describeError(err)}`, 'see the archive check');
   }
   const newest = newestSegment(entries);
-  if (!newest) return warn(name, `${s.archive.value} holds no WAL segments yet`, "check the primary's archive_command (pg_stat_archiver) and that both use the same directory");
+  if (!newest)
+    return warn(
+      name,
+      `${s.archive.value} holds no WAL segments yet`,
+      "check the primary's archive_command (pg_stat_archiver) and that both use the same directory",
+    );
   const path = join(s.archive.value, newest.file);
   try {
     let head: Buffer;
@@ -134,6 +150,9 @@ export async function checkTimelineConflicts(s: Setup): Promise<CheckResult | un
   const conflicts = await timelineConflicts(s.dataDir, s.archive.value);
   const [first] = conflicts;
   if (!first) return pass(name, `the history files in pg_wal match the archive's`);
-  return fail(name, conflicts.map((c) => describeConflict(c, s.archive!.value)).join('; '),
-    `decide which server's timeline ${first.timeline} survives; rebuild the other from it (pg_rewind or a new base backup) and promote it again, so it takes a new timeline`);
+  return fail(
+    name,
+    conflicts.map((c) => describeConflict(c, s.archive!.value)).join('; '),
+    `decide which server's timeline ${first.timeline} survives; rebuild the other from it (pg_rewind or a new base backup) and promote it again, so it takes a new timeline`,
+  );
 }

@@ -11,10 +11,13 @@ const EXAMPLE = "restore_command = 'walwait %f %p --archive /mnt/wal-archive --t
 export function checkDataDirectory(s: Setup): CheckResult {
   const name = 'data directory';
   const { major, systemId, timeline, controlUnreadable } = s.identity;
-  if (s.identityError) return fail(name, `cannot read ${s.dataDir}: ${s.identityError}`, 'run walwait check as a user who can read the data directory (-D DIR)');
-  if (major === undefined) return fail(name, `${s.dataDir} has no PG_VERSION: not a PostgreSQL data directory`, "pass the standby's data directory with -D DIR");
+  if (s.identityError)
+    return fail(name, `cannot read ${s.dataDir}: ${s.identityError}`, 'run walwait check as a user who can read the data directory (-D DIR)');
+  if (major === undefined)
+    return fail(name, `${s.dataDir} has no PG_VERSION: not a PostgreSQL data directory`, "pass the standby's data directory with -D DIR");
   if (controlUnreadable) return warn(name, controlUnreadable, 'check the data directory: global/pg_control must be readable and intact');
-  if (systemId === undefined) return fail(name, `${s.dataDir} has no global/pg_control`, "pass the standby's data directory with -D DIR (restored from a base backup)");
+  if (systemId === undefined)
+    return fail(name, `${s.dataDir} has no global/pg_control`, "pass the standby's data directory with -D DIR (restored from a base backup)");
   return pass(name, `PostgreSQL ${major}, system identifier ${systemId}, timeline ${timeline ?? 1}`);
 }
 
@@ -23,16 +26,25 @@ export function checkSignalFile(s: Setup): CheckResult {
   const file = s.signal === 'standby' ? 'standby.signal' : 'recovery.signal';
   const mode = `--mode ${s.mode.value} (from ${s.mode.from})`;
   if (s.signal === undefined) {
-    return fail(name, 'neither recovery.signal nor standby.signal is in the data directory: PostgreSQL starts as a primary, not a standby',
-      `touch ${resolve(s.dataDir, 'recovery.signal')} (archive recovery; standby.signal for a standby that may also stream)`);
+    return fail(
+      name,
+      'neither recovery.signal nor standby.signal is in the data directory: PostgreSQL starts as a primary, not a standby',
+      `touch ${resolve(s.dataDir, 'recovery.signal')} (archive recovery; standby.signal for a standby that may also stream)`,
+    );
   }
   if (s.mode.value === 'standby' && s.signal === 'archive') {
-    return fail(name, `${mode} with recovery.signal: walwait answers "not found" after a short wait, and in archive recovery PostgreSQL then PROMOTES`,
-      `remove --mode standby (auto follows the signal file), or replace recovery.signal with standby.signal`);
+    return fail(
+      name,
+      `${mode} with recovery.signal: walwait answers "not found" after a short wait, and in archive recovery PostgreSQL then PROMOTES`,
+      `remove --mode standby (auto follows the signal file), or replace recovery.signal with standby.signal`,
+    );
   }
   if (s.mode.value === 'archive' && s.signal === 'standby') {
-    return warn(name, `${mode} with standby.signal: walwait waits for each segment, which keeps PostgreSQL from streaming and from noticing pg_ctl promote`,
-      'remove --mode archive (auto follows the signal file), or use recovery.signal if this standby never streams');
+    return warn(
+      name,
+      `${mode} with standby.signal: walwait waits for each segment, which keeps PostgreSQL from streaming and from noticing pg_ctl promote`,
+      'remove --mode archive (auto follows the signal file), or use recovery.signal if this standby never streams',
+    );
   }
   const behaviour = s.effectiveMode === 'standby' ? 'walwait waits briefly, PostgreSQL retries and may stream' : 'walwait waits for each segment';
   return pass(name, `${file} and --mode ${s.mode.value}: ${behaviour}`);
@@ -41,7 +53,8 @@ export function checkSignalFile(s: Setup): CheckResult {
 export function checkRestoreCommand(s: Setup): CheckResult {
   const name = 'restore_command';
   if (s.restoreCommand === undefined) return fail(name, 'restore_command is not set: the standby cannot read the archive', `set ${EXAMPLE} in postgresql.conf`);
-  if (!s.walwait) return warn(name, `restore_command does not run walwait (${s.restoreCommand}): the other checks assume walwait's options`, `use walwait: ${EXAMPLE}`);
+  if (!s.walwait)
+    return warn(name, `restore_command does not run walwait (${s.restoreCommand}): the other checks assume walwait's options`, `use walwait: ${EXAMPLE}`);
   if (s.problems.length) {
     return fail(name, `walwait would refuse to run (exit 200, the server stops): ${s.problems.join('; ')}`, `fix restore_command: ${EXAMPLE}`);
   }
@@ -52,7 +65,11 @@ export function checkRestoreCommand(s: Setup): CheckResult {
     try {
       accessSync(path, constants.X_OK);
     } catch {
-      return fail(name, `restore_command runs ${program}, which is not an executable file`, 'give the full path of an installed walwait (npm install -g walwait; which walwait)');
+      return fail(
+        name,
+        `restore_command runs ${program}, which is not an executable file`,
+        'give the full path of an installed walwait (npm install -g walwait; which walwait)',
+      );
     }
   }
   return pass(name, `runs walwait (${s.restoreCommand})`);

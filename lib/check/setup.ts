@@ -11,7 +11,10 @@ import { isArchiveUrl, MODES, type Mode } from '../options/parsers.js';
 import { loadConfigFile, type CommonOptions } from '../options/resolve.js';
 import { parseWalwaitCommand, type WalwaitCommand } from '../datadir/restore-command.js';
 
-export interface Sourced<T> { value: T; from: string }
+export interface Sourced<T> {
+  value: T;
+  from: string;
+}
 
 export interface Setup {
   dataDir: string;
@@ -36,7 +39,10 @@ export interface Setup {
 
 const OPTIONS_SOURCE = 'walwait.json, WALWAIT_* or flags';
 
-export async function readSetup(dataDir: string, opts: Pick<CommonOptions, 'archive' | 'trigger' | 'mode'> & Partial<Pick<CommonOptions, 'tokenFile' | 'tlsCa'>>): Promise<Setup> {
+export async function readSetup(
+  dataDir: string,
+  opts: Pick<CommonOptions, 'archive' | 'trigger' | 'mode'> & Partial<Pick<CommonOptions, 'tokenFile' | 'tlsCa'>>,
+): Promise<Setup> {
   let identity: ClusterIdentity = {};
   let identityError: string | undefined;
   try {
@@ -78,7 +84,20 @@ export async function readSetup(dataDir: string, opts: Pick<CommonOptions, 'arch
   }
   const signal = signalledMode(dataDir);
   const effectiveMode = mode.value === 'auto' ? (signal ?? 'archive') : mode.value;
-  const setup: Setup = { dataDir, identity, signal, restoreCommand, walwait, archive: pick('archive'), trigger: pick('trigger'), tokenFile: pick('tokenFile'), tlsCa: pick('tlsCa'), mode, effectiveMode, problems };
+  const setup: Setup = {
+    dataDir,
+    identity,
+    signal,
+    restoreCommand,
+    walwait,
+    archive: pick('archive'),
+    trigger: pick('trigger'),
+    tokenFile: pick('tokenFile'),
+    tlsCa: pick('tlsCa'),
+    mode,
+    effectiveMode,
+    problems,
+  };
   if (identityError !== undefined) setup.identityError = identityError;
   return setup;
 }

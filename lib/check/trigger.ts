@@ -20,14 +20,20 @@ export function checkTriggerDirectory(s: Setup): CheckResult {
   const dir = dirname(s.trigger.value);
   const denied = currentUserDenied(dir, 'write-dir');
   if (denied) {
-    return fail(name, `${dir} is not writable by this user (${denied}): walwait promote could not write ${s.trigger.value}`,
-      `create ${dir} and let the operator's user write it, or choose another --trigger path`);
+    return fail(
+      name,
+      `${dir} is not writable by this user (${denied}): walwait promote could not write ${s.trigger.value}`,
+      `create ${dir} and let the operator's user write it, or choose another --trigger path`,
+    );
   }
   const server = serverAccount(s.dataDir);
   const blocked = server && !sameAccount(server, currentAccount()) ? blockedFor(dir, server, 'write-dir') : undefined;
   if (blocked) {
-    return warn(name, `by its mode bits the server's user (uid ${server?.uid}) cannot write ${blocked}: walwait promote --clear in recovery_end_command could not remove the trigger`,
-      `let the user PostgreSQL runs as write ${dir}`);
+    return warn(
+      name,
+      `by its mode bits the server's user (uid ${server?.uid}) cannot write ${blocked}: walwait promote --clear in recovery_end_command could not remove the trigger`,
+      `let the user PostgreSQL runs as write ${dir}`,
+    );
   }
   return pass(name, `${dir} is writable (trigger ${s.trigger.value}, from ${s.trigger.from})`);
 }
@@ -41,8 +47,11 @@ export async function checkTriggerAbsent(s: Setup): Promise<CheckResult> {
     if (!trigger) return pass(name, `no trigger at ${path}`);
     const stale = staleReason(trigger, { systemId: s.identity.systemId, timeline: s.identity.timeline ?? 1 });
     if (stale) return warn(name, `a stale trigger is at ${path} (walwait ignores it: ${stale})`, `walwait promote --clear --trigger ${path}`);
-    return fail(name, `a ${trigger.mode} trigger is at ${path}: the next wait ends recovery and the server PROMOTES`,
-      `remove it unless a failover is what you want: walwait promote --clear --trigger ${path}`);
+    return fail(
+      name,
+      `a ${trigger.mode} trigger is at ${path}: the next wait ends recovery and the server PROMOTES`,
+      `remove it unless a failover is what you want: walwait promote --clear --trigger ${path}`,
+    );
   } catch (err) {
     return warn(name, `cannot read ${path}: ${describeError(err)}`, 'check the trigger path and its permissions');
   }
@@ -65,6 +74,7 @@ export function checkRecoveryEndCommand(s: Setup): CheckResult {
     return warn(name, `${value} ${what}`, fixLine);
   }
   const words = shellWords(value);
-  if (/^(\/bin\/|\/usr\/bin\/)?rm$/.test(words[0] ?? '') && words.some((w) => resolve(s.dataDir, w) === trigger)) return pass(name, `${value}: removes the trigger when recovery ends`);
+  if (/^(\/bin\/|\/usr\/bin\/)?rm$/.test(words[0] ?? '') && words.some((w) => resolve(s.dataDir, w) === trigger))
+    return pass(name, `${value}: removes the trigger when recovery ends`);
   return warn(name, `${value} does not remove the trigger ${trigger}`, fixLine);
 }

@@ -47,7 +47,11 @@ function stopIfAborted(signal: AbortSignal): void {
 export async function cleanup(opts: CleanupOptions, ctx: RunContext): Promise<number> {
   const { log } = ctx;
   if (!opts.archive) {
-    throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory');
+    throw new WalwaitError(
+      'usage',
+      'no archive directory given',
+      'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory',
+    );
   }
   const archive = opts.archive;
   const restart = parseRestartFile(opts.restartFile, opts.extension);
@@ -103,13 +107,15 @@ export async function cleanup(opts: CleanupOptions, ctx: RunContext): Promise<nu
       );
       changed.push(markLost(byName.get(lost.name)!, lost.heldBytes, now, host));
     }
-    for (const b of state.broken) log.warn(`slot file ${b.file} is unreadable (${b.problem}): removing nothing until it is fixed or dropped (walwait slot drop)`);
+    for (const b of state.broken)
+      log.warn(`slot file ${b.file} is unreadable (${b.problem}): removing nothing until it is fixed or dropped (walwait slot drop)`);
 
     if (!opts.dryRun) for (const rec of changed) await writeSlot(archive, rec);
 
     if (plan.pausedBy.length > 0) {
       const holdNames = holds.map((h) => h.name);
-      if (holdNames.length) log.info({ holds: holdNames }, `${prefix}cleanup paused by hold ${holdNames.join(', ')}: nothing removed (walwait slot release NAME ends a hold)`);
+      if (holdNames.length)
+        log.info({ holds: holdNames }, `${prefix}cleanup paused by hold ${holdNames.join(', ')}: nothing removed (walwait slot release NAME ends a hold)`);
       return;
     }
 
@@ -142,11 +148,16 @@ export async function cleanup(opts: CleanupOptions, ctx: RunContext): Promise<nu
       log.debug(`nothing before ${plan.cutoff} to remove`);
     }
     if (failed.length > 0) {
-      throw new WalwaitError('archive-unusable', `could not remove ${failed.length} file${failed.length === 1 ? '' : 's'} from the archive: ${failed.slice(0, 3).join('; ')}`, 'check the permissions of the archive directory for the server\'s user');
+      throw new WalwaitError(
+        'archive-unusable',
+        `could not remove ${failed.length} file${failed.length === 1 ? '' : 's'} from the archive: ${failed.slice(0, 3).join('; ')}`,
+        "check the permissions of the archive directory for the server's user",
+      );
     }
   });
   return 0;
 }
 
 /** `walwait cleanup <restartfile>`. */
-export const main: CommandMain = ({ args, options, own }, ctx) => cleanup({ ...options, restartFile: String(args.restartfile), dryRun: own.dryRun, extension: own.extension }, ctx);
+export const main: CommandMain = ({ args, options, own }, ctx) =>
+  cleanup({ ...options, restartFile: String(args.restartfile), dryRun: own.dryRun, extension: own.extension }, ctx);

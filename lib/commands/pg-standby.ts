@@ -40,7 +40,6 @@ Exit statuses: 0 restored, 1 not found (or failover), 200 usage or configuration
 error (the server stops instead of promoting), 201 unrecoverable failure.
 `;
 
-
 /** The command: maps, resolves options like restore does, logs notices, then runs restore. */
 export async function pgStandby(argv: string[], ctx: RunContext): Promise<number> {
   // Like pg_standby: --help/-? and --version/-V only as the first argument.
@@ -58,7 +57,8 @@ export async function pgStandby(argv: string[], ctx: RunContext): Promise<number
   // PostgreSQL asks for a history file at every start (and at the end of recovery), so the
   // notices appear once per start instead of once per segment.
   if (parseWalName(mapping.walfile)?.kind === 'history') {
-    for (const notice of mapping.notices) log.warn({ walfile: mapping.walfile, hint: 'remove it from restore_command to silence this' }, `pg_standby: ${notice}`);
+    for (const notice of mapping.notices)
+      log.warn({ walfile: mapping.walfile, hint: 'remove it from restore_command to silence this' }, `pg_standby: ${notice}`);
   }
   log.debug({ walfile: mapping.walfile, ...mapping.flags }, `pg_standby: restoring ${mapping.walfile} with ${describeFlags(mapping.flags)}`);
   const { restore } = await import('../restore/restore.js');

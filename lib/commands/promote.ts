@@ -22,7 +22,11 @@ export interface PromoteOptions {
 export async function promote(opts: PromoteOptions, ctx: RunContext): Promise<number> {
   const { log } = ctx;
   if (!opts.trigger) {
-    throw new WalwaitError('usage', 'no trigger file configured', 'pass --trigger FILE (the path in restore_command), set WALWAIT_TRIGGER, or put "trigger" in walwait.json');
+    throw new WalwaitError(
+      'usage',
+      'no trigger file configured',
+      'pass --trigger FILE (the path in restore_command), set WALWAIT_TRIGGER, or put "trigger" in walwait.json',
+    );
   }
   if (opts.clear) return clearTrigger(opts.trigger, ctx);
 
@@ -31,9 +35,16 @@ export async function promote(opts: PromoteOptions, ctx: RunContext): Promise<nu
   try {
     await writeAtomically(opts.trigger, (tmp) => writeFile(tmp, formatTrigger(mode, identity)));
   } catch (err) {
-    throw new WalwaitError('trigger-unwritable', `cannot write ${opts.trigger}: ${describeError(err)}`, "the trigger's directory must be writable by you and readable by the server's user");
+    throw new WalwaitError(
+      'trigger-unwritable',
+      `cannot write ${opts.trigger}: ${describeError(err)}`,
+      "the trigger's directory must be writable by you and readable by the server's user",
+    );
   }
-  const guard = identity.systemId === undefined ? `no guard: ${opts.dataDir} has no readable global/pg_control (use -D DATADIR)` : `for system identifier ${identity.systemId}, timeline ${identity.timeline}`;
+  const guard =
+    identity.systemId === undefined
+      ? `no guard: ${opts.dataDir} has no readable global/pg_control (use -D DATADIR)`
+      : `for system identifier ${identity.systemId}, timeline ${identity.timeline}`;
   log.info({ trigger: opts.trigger, mode }, `wrote ${mode} trigger ${opts.trigger} (${guard})`);
 
   if (opts.fast && signalledMode(opts.dataDir) === 'standby') {

@@ -146,7 +146,11 @@ async function existingForms(archive: string, name: WalName): Promise<Existing[]
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') continue; // removed meanwhile (cleanup)
       if ((err as { syscall?: unknown }).syscall !== undefined) throw err; // an I/O error, not bad data
-      throw new WalwaitError('archive-conflict', `${name.name} is already archived as ${file}, which is not valid ${codec} data (${describeError(err)})`, `${RETRY_NOTE}; move the damaged ${file} away so the file can be archived again`);
+      throw new WalwaitError(
+        'archive-conflict',
+        `${name.name} is already archived as ${file}, which is not valid ${codec} data (${describeError(err)})`,
+        `${RETRY_NOTE}; move the damaged ${file} away so the file can be archived again`,
+      );
     }
   }
   return found;
@@ -164,7 +168,10 @@ function judge(name: WalName, existing: Existing[], sourceSha: string, sourceDes
     );
   }
   const forms = existing.map((e) => e.file).join(', ');
-  ctx.log.info({ walfile: name.name, stored: forms, sha256: sourceSha }, `${name.name} already archived, identical (${forms}, sha256 ${short(sourceSha)}…): nothing to do`);
+  ctx.log.info(
+    { walfile: name.name, stored: forms, sha256: sourceSha },
+    `${name.name} already archived, identical (${forms}, sha256 ${short(sourceSha)}…): nothing to do`,
+  );
   return 0;
 }
 
@@ -182,7 +189,11 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
   if (!name) throw new WalwaitError('bad-wal-name', `"${opts.walfile}" is not a WAL file name (segment, .history, .backup or .partial)`, USAGE_HINT);
   if (!opts.source) throw new WalwaitError('usage', 'no source path given', USAGE_HINT);
   if (!opts.archive) {
-    throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory');
+    throw new WalwaitError(
+      'usage',
+      'no archive directory given',
+      'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory',
+    );
   }
   const archive = opts.archive;
   // A name that carries a codec already (pg_receivewal's <segment>.gz.partial) is stored as it is.
@@ -193,7 +204,11 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
 
   // The archive must exist: never create it (an unmounted share must not fill the local disk).
   const archiveStat = await stat(archive).catch((err: unknown) => {
-    throw new WalwaitError('archive-unusable', `cannot use the archive directory ${archive}: ${describeError(err)}`, `${RETRY_NOTE}; create or mount it (walwait push never creates it)`);
+    throw new WalwaitError(
+      'archive-unusable',
+      `cannot use the archive directory ${archive}: ${describeError(err)}`,
+      `${RETRY_NOTE}; create or mount it (walwait push never creates it)`,
+    );
   });
   if (!archiveStat.isDirectory()) throw new WalwaitError('usage', `the archive ${archive} is not a directory`, 'point --archive at the archive directory');
 
@@ -201,19 +216,28 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
   if (name.kind === 'segment') {
     identity = await readClusterIdentity(opts.dataDir);
     if (identity.controlUnreadable) {
-      throw new WalwaitError('archive-unusable', `cannot check ${name.name} against this cluster: ${identity.controlUnreadable}`, `${RETRY_NOTE}; if this persists, check global/pg_control in ${opts.dataDir}`);
+      throw new WalwaitError(
+        'archive-unusable',
+        `cannot check ${name.name} against this cluster: ${identity.controlUnreadable}`,
+        `${RETRY_NOTE}; if this persists, check global/pg_control in ${opts.dataDir}`,
+      );
     }
     if (identity.systemId === undefined) {
-      ctx.log.warn({ walfile: name.name, hint: 'run it in the data directory, as PostgreSQL does' }, `${opts.dataDir} has no global/pg_control: ${name.name} is checked without the system identifier`);
+      ctx.log.warn(
+        { walfile: name.name, hint: 'run it in the data directory, as PostgreSQL does' },
+        `${opts.dataDir} has no global/pg_control: ${name.name} is checked without the system identifier`,
+      );
     }
   }
   const refuse = (problem: SegmentProblem): WalwaitError => {
-    const message = problem.code === 'other-cluster' && identity.systemId !== undefined
-      ? `${name.name} is from another cluster: its system identifier is ${parseLongPageHeader(problem.header).systemId}, this primary's global/pg_control says ${identity.systemId}`
-      : problem.message;
-    const hint = problem.code === 'other-cluster' || problem.code === 'segment-size-mismatch' || problem.code === 'block-size-mismatch' || problem.code === 'wrong-major'
-      ? `the file at ${opts.source} was not written by this server (copied into pg_wal from another one?) or walwait runs in the wrong data directory: move it out of the way after checking it`
-      : `the file at ${opts.source} is not a complete segment ${name.name} of this cluster: inspect it`;
+    const message =
+      problem.code === 'other-cluster' && identity.systemId !== undefined
+        ? `${name.name} is from another cluster: its system identifier is ${parseLongPageHeader(problem.header).systemId}, this primary's global/pg_control says ${identity.systemId}`
+        : problem.message;
+    const hint =
+      problem.code === 'other-cluster' || problem.code === 'segment-size-mismatch' || problem.code === 'block-size-mismatch' || problem.code === 'wrong-major'
+        ? `the file at ${opts.source} was not written by this server (copied into pg_wal from another one?) or walwait runs in the wrong data directory: move it out of the way after checking it`
+        : `the file at ${opts.source} is not a complete segment ${name.name} of this cluster: inspect it`;
     return new WalwaitError('not-this-cluster', `${message}; not archived`, `${hint}; ${RETRY_NOTE} (the archive was not changed)`);
   };
 
@@ -221,7 +245,11 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
   try {
     src = await open(sourcePath, 'r');
   } catch (err) {
-    throw new WalwaitError('archive-unusable', `cannot read ${sourcePath}: ${describeError(err)}`, `${RETRY_NOTE}; archive_command = 'walwait push %p %f' runs in the data directory`);
+    throw new WalwaitError(
+      'archive-unusable',
+      `cannot read ${sourcePath}: ${describeError(err)}`,
+      `${RETRY_NOTE}; archive_command = 'walwait push %p %f' runs in the data directory`,
+    );
   }
   try {
     const st = await src.stat();
@@ -318,4 +346,5 @@ async function removeDeadTemporaries(archive: string, name: WalName, ctx: RunCon
 }
 
 /** `walwait push <source> <walfile>`. */
-export const main: CommandMain = ({ args, options, dataDir }, ctx) => push({ ...options, source: String(args.source), walfile: String(args.walfile), dataDir }, ctx);
+export const main: CommandMain = ({ args, options, dataDir }, ctx) =>
+  push({ ...options, source: String(args.source), walfile: String(args.walfile), dataDir }, ctx);

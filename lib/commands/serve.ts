@@ -33,12 +33,21 @@ export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSi
   const { log } = ctx;
   if (!opts.archive) throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR (or set WALWAIT_ARCHIVE)');
   const addr = parseListen(opts.listen);
-  if (!opts.tokenFile) throw new WalwaitError('usage', 'no token file given', 'pass --token-file FILE (or set WALWAIT_TOKEN_FILE): clients send its content as a bearer token');
+  if (!opts.tokenFile)
+    throw new WalwaitError('usage', 'no token file given', 'pass --token-file FILE (or set WALWAIT_TOKEN_FILE): clients send its content as a bearer token');
   const token = loadToken(opts.tokenFile);
   if (token.worldReadable) log.warn({ hint: `chmod 600 ${opts.tokenFile}` }, `token file ${opts.tokenFile} is readable by every user of this host`);
   const tls = loadTls(opts.tlsCert, opts.tlsKey);
-  const isDir = await stat(opts.archive).then((s) => s.isDirectory(), () => false);
-  if (!isDir) throw new WalwaitError('archive-unusable', `${opts.archive} is not a readable directory`, 'pass the archive directory with --archive; on NFS, start walwait serve after the mount (RequiresMountsFor=)');
+  const isDir = await stat(opts.archive).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir)
+    throw new WalwaitError(
+      'archive-unusable',
+      `${opts.archive} is not a readable directory`,
+      'pass the archive directory with --archive; on NFS, start walwait serve after the mount (RequiresMountsFor=)',
+    );
 
   const archive = new DirectoryArchive(opts.archive);
   const errors = new RateLimitedLog(60_000);
@@ -48,7 +57,8 @@ export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSi
     maxWaiting: limits.MAX_WAITING,
     ready: async (name) => (await lookUp(archive, parseWalName(name)!)).found === 'servable',
     onError: (name, err) => {
-      if (errors.shouldLog(name)) log.warn({ walfile: name, hint: 'still waiting: check the archive mount and permissions' }, `cannot look for ${name}: ${describeError(err)}`);
+      if (errors.shouldLog(name))
+        log.warn({ walfile: name, hint: 'still waiting: check the archive mount and permissions' }, `cannot look for ${name}: ${describeError(err)}`);
     },
     onWake: (names, waiting) => log.debug({ names, waiting }, `long-poll wake: checking ${names} name(s) for ${waiting} waiting request(s)`),
   });
@@ -65,7 +75,11 @@ export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSi
     server = tls ? createHttpsServer({ ...serverOptions, ...tls }, handler) : createHttpServer(serverOptions, handler);
   } catch (err) {
     longPolls.close();
-    throw new WalwaitError('bad-config', `cannot use the TLS certificate and key: ${describeError(err)}`, 'give the PEM certificate (chain) and its matching private key');
+    throw new WalwaitError(
+      'bad-config',
+      `cannot use the TLS certificate and key: ${describeError(err)}`,
+      'give the PEM certificate (chain) and its matching private key',
+    );
   }
   server.maxConnections = limits.MAX_CONNECTIONS;
   watchConnections(server, log);

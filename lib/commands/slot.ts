@@ -85,7 +85,14 @@ async function list(archive: string, json: boolean): Promise<number> {
   const rows = [['SLOT', 'RESTART SEGMENT', 'UPDATED', 'HOST', 'HOLDS BACK', 'STATE']];
   for (const e of entries) rows.push([e.name, e.restartSegment, e.updated, e.host, formatBytes(e.retainedBytes), e.lost ? `LOST since ${e.lostAt}` : 'active']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const out: string[] = entries.length ? rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()) : ['no slots'];
+  const out: string[] = entries.length
+    ? rows.map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+    : ['no slots'];
   for (const h of holds) out.push(`hold ${h.name}${h.created ? ` since ${h.created}` : ''}${h.host ? ` (${h.host})` : ''}: cleanup paused`);
   for (const b of brokenSlotFiles) out.push(`unreadable slot file ${b.file}: ${b.problem} (cleanup paused)`);
   process.stdout.write(`${out.join('\n')}\n`);
@@ -94,4 +101,7 @@ async function list(archive: string, json: boolean): Promise<number> {
 
 /** `walwait slot <action> [name]`. */
 export const main: CommandMain = ({ args, options, own }, ctx) =>
-  slot({ ...options, action: args.action as 'list' | 'drop' | 'hold' | 'release', name: typeof args.name === 'string' ? args.name : undefined, json: own.json }, ctx);
+  slot(
+    { ...options, action: args.action as 'list' | 'drop' | 'hold' | 'release', name: typeof args.name === 'string' ? args.name : undefined, json: own.json },
+    ctx,
+  );

@@ -25,13 +25,22 @@ export async function status(opts: StatusOptions, ctx: RunContext): Promise<numb
   let dataDir: string | undefined;
   if (opts.dataDir !== undefined) {
     dataDir = resolve(opts.dataDir);
-    if (!isDataDirectory(dataDir)) throw new WalwaitError('usage', `${dataDir} is not a PostgreSQL data directory (no PG_VERSION or global/pg_control, or not readable by this user)`, "pass the standby's data directory with -D, and run walwait status as the server's user");
+    if (!isDataDirectory(dataDir))
+      throw new WalwaitError(
+        'usage',
+        `${dataDir} is not a PostgreSQL data directory (no PG_VERSION or global/pg_control, or not readable by this user)`,
+        "pass the standby's data directory with -D, and run walwait status as the server's user",
+      );
   } else if (isDataDirectory(process.cwd())) dataDir = process.cwd();
   // Without --archive/--trigger (or WALWAIT_*, walwait.json): what the standby's restore_command names.
   const fromServer = dataDir ? restoreCommandPaths(dataDir) : {};
   const archivePath = opts.archive ?? fromServer.archive;
   if (!archivePath && !dataDir) {
-    throw new WalwaitError('usage', 'no archive directory given and the working directory is not a data directory', 'pass --archive DIR and/or -D DATADIR (or set WALWAIT_ARCHIVE, or "archive" in walwait.json)');
+    throw new WalwaitError(
+      'usage',
+      'no archive directory given and the working directory is not a data directory',
+      'pass --archive DIR and/or -D DATADIR (or set WALWAIT_ARCHIVE, or "archive" in walwait.json)',
+    );
   }
   const identity = dataDir
     ? await readClusterIdentity(dataDir).catch((err: unknown) => {
@@ -44,7 +53,11 @@ export async function status(opts: StatusOptions, ctx: RunContext): Promise<numb
   if (opts.prometheus !== undefined) {
     const file = resolve(opts.prometheus);
     await writeAtomically(file, (tmp) => writeFile(tmp, renderPrometheus(report), { mode: 0o644 })).catch((err: unknown) => {
-      throw new WalwaitError('internal', `cannot write ${file}: ${describeError(err)}`, "check that the directory exists and is writable (node_exporter's --collector.textfile.directory)");
+      throw new WalwaitError(
+        'internal',
+        `cannot write ${file}: ${describeError(err)}`,
+        "check that the directory exists and is writable (node_exporter's --collector.textfile.directory)",
+      );
     });
     ctx.log.debug({ file }, `wrote metrics to ${file}`);
   }

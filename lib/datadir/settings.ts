@@ -5,7 +5,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
-export interface ConfEntry { name: string; value: string }
+export interface ConfEntry {
+  name: string;
+  value: string;
+}
 
 /** Parse postgresql.conf syntax: `name [=] value [# comment]`, values quoted with '' escapes. */
 export function parseConf(text: string): ConfEntry[] {
@@ -51,7 +54,9 @@ function collect(path: string, out: ConfEntry[], depth: number): void {
     else if (entry.name === 'include_dir') {
       let files: string[] = [];
       try {
-        files = readdirSync(at(entry.value)).filter((f) => f.endsWith('.conf') && !f.startsWith('.')).sort();
+        files = readdirSync(at(entry.value))
+          .filter((f) => f.endsWith('.conf') && !f.startsWith('.'))
+          .sort();
       } catch {
         // a missing include_dir is the server's problem to report
       }

@@ -25,7 +25,10 @@ export async function timelineConflicts(dataDir: string, archiveDir: string): Pr
   }
   const conflicts: TimelineConflict[] = [];
   for (const file of names) {
-    const [ours, archived] = await Promise.all([readFile(join(dataDir, 'pg_wal', file)).catch(() => undefined), readFile(join(archiveDir, file)).catch(() => undefined)]);
+    const [ours, archived] = await Promise.all([
+      readFile(join(dataDir, 'pg_wal', file)).catch(() => undefined),
+      readFile(join(archiveDir, file)).catch(() => undefined),
+    ]);
     if (ours && archived && !ours.equals(archived)) conflicts.push({ file, timeline: Number.parseInt(file.slice(0, 8), 16) });
   }
   return conflicts;

@@ -60,7 +60,8 @@ export function commandOf(argv: readonly string[]): { command: CommandName; posi
 /** Names and how many are required, from the registry's positionals. */
 export type PositionalsOf = (command: CommandName) => Positionals;
 
-const closest = (word: string, choices: readonly string[]): string | undefined => choices.find((c) => c.startsWith(word.slice(0, 3)) || word.startsWith(c.slice(0, 3)));
+const closest = (word: string, choices: readonly string[]): string | undefined =>
+  choices.find((c) => c.startsWith(word.slice(0, 3)) || word.startsWith(c.slice(0, 3)));
 
 /**
  * One line for what is wrong before anything is parsed: an unknown command or flag, a flag of
@@ -78,11 +79,19 @@ export function checkArgv(argv: readonly string[], positionalsOf: PositionalsOf)
     const key = optionForFlag(flag.name) ?? (flag.name.startsWith('no-') ? optionForFlag(flag.name.slice(3)) : undefined);
     if (!key) {
       const offered = optionsOf(command).map((k) => `--${kebab(k)}`);
-      throw new WalwaitError('usage', `walwait ${command}: unknown option ${token.split('=')[0]}`, `walwait ${command} takes ${offered.join(', ')}; ${helpHint}`);
+      throw new WalwaitError(
+        'usage',
+        `walwait ${command}: unknown option ${token.split('=')[0]}`,
+        `walwait ${command} takes ${offered.join(', ')}; ${helpHint}`,
+      );
     }
     if (!takes(command, key)) {
       const owners = OPTIONS[key].commands;
-      throw new WalwaitError('usage', `walwait ${command} does not take --${kebab(key)}`, `--${kebab(key)} is for walwait ${owners === 'all' ? 'every command' : owners.join(', ')}; ${helpHint}`);
+      throw new WalwaitError(
+        'usage',
+        `walwait ${command} does not take --${kebab(key)}`,
+        `--${kebab(key)} is for walwait ${owners === 'all' ? 'every command' : owners.join(', ')}; ${helpHint}`,
+      );
     }
     if (takesNext(flag.name, flag.inline, argv[i + 1])) i++;
     else if (OPTIONS[key].type === 'string' && OPTIONS[key].optionalValue === undefined && flag.inline === undefined) {
@@ -90,18 +99,30 @@ export function checkArgv(argv: readonly string[], positionalsOf: PositionalsOf)
     }
   }
   const { names, required } = positionalsOf(command);
-  const usage = `walwait ${command === 'restore' ? '[restore] ' : `${command} `}${names.map((n, i) => (i < required ? `<${n}>` : `[${n}]`)).join(' ')}`.trimEnd();
+  const usage =
+    `walwait ${command === 'restore' ? '[restore] ' : `${command} `}${names.map((n, i) => (i < required ? `<${n}>` : `[${n}]`)).join(' ')}`.trimEnd();
   const first = positionals[0];
   if (command === 'restore' && first !== undefined && !parseWalName(first) && /^[a-z][a-z_-]*$/.test(first)) {
     const guess = closest(first, COMMAND_NAMES);
-    throw new WalwaitError('usage', `unknown command "${first}"`, `${guess ? `did you mean walwait ${guess}? ` : ''}commands: ${COMMAND_NAMES.join(', ')}; walwait --help`);
+    throw new WalwaitError(
+      'usage',
+      `unknown command "${first}"`,
+      `${guess ? `did you mean walwait ${guess}? ` : ''}commands: ${COMMAND_NAMES.join(', ')}; walwait --help`,
+    );
   }
   if (positionals.length < required) {
-    const missing = names.slice(positionals.length, required).map((n) => `<${n}>`).join(' ');
+    const missing = names
+      .slice(positionals.length, required)
+      .map((n) => `<${n}>`)
+      .join(' ');
     throw new WalwaitError('usage', `walwait ${command} needs ${missing}`, `usage: ${usage}; ${helpHint}`);
   }
   if (positionals.length > names.length) {
-    throw new WalwaitError('usage', `walwait ${command}: unexpected argument "${positionals[names.length]}"`, `usage: ${usage} (quote a value with spaces); ${helpHint}`);
+    throw new WalwaitError(
+      'usage',
+      `walwait ${command}: unexpected argument "${positionals[names.length]}"`,
+      `usage: ${usage} (quote a value with spaces); ${helpHint}`,
+    );
   }
 }
 

@@ -26,12 +26,25 @@ export function archiveList(raw: unknown, source: string): string[] {
     try {
       url = new URL(value);
     } catch {
-      throw new WalwaitError('bad-config', `archive "${value}" from ${source} is not a valid URL`, "use walwait serve's address, e.g. https://archive-host:8432");
+      throw new WalwaitError(
+        'bad-config',
+        `archive "${value}" from ${source} is not a valid URL`,
+        "use walwait serve's address, e.g. https://archive-host:8432",
+      );
     }
     if (url.username || url.password) {
-      throw new WalwaitError('bad-config', `archive URL from ${source} holds credentials`, 'remove them from the URL (it shows in ps and in logs) and pass the token with --token-file FILE');
+      throw new WalwaitError(
+        'bad-config',
+        `archive URL from ${source} holds credentials`,
+        'remove them from the URL (it shows in ps and in logs) and pass the token with --token-file FILE',
+      );
     }
-    if (url.search || url.hash) throw new WalwaitError('bad-config', `archive URL "${value}" from ${source} has a query or fragment`, "use walwait serve's base address, e.g. https://archive-host:8432");
+    if (url.search || url.hash)
+      throw new WalwaitError(
+        'bad-config',
+        `archive URL "${value}" from ${source} has a query or fragment`,
+        "use walwait serve's base address, e.g. https://archive-host:8432",
+      );
     return value;
   });
 }
@@ -60,7 +73,11 @@ export function seconds(key: string, allowZero: boolean, max: number, example: s
     const tooSmall = allowZero ? value < 0 : value <= 0;
     if (!Number.isFinite(value) || tooSmall || value > max) {
       const range = `${allowZero ? 'from 0' : 'above 0'} up to ${max}`;
-      throw new WalwaitError('bad-config', `${key} "${String(raw)}" from ${source} is not a number of seconds ${range}`, `use e.g. --${key} ${example} (seconds; fractions allowed)`);
+      throw new WalwaitError(
+        'bad-config',
+        `${key} "${String(raw)}" from ${source} is not a number of seconds ${range}`,
+        `use e.g. --${key} ${example} (seconds; fractions allowed)`,
+      );
     }
     return value;
   };
@@ -73,7 +90,11 @@ export function size(raw: unknown, source: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?b)?\s*$/i.exec(typeof raw === 'number' ? String(raw) : text(raw, source, 'max-retained'));
   const bytes = m ? Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? NaN) : NaN;
   if (!Number.isFinite(bytes) || bytes <= 0) {
-    throw new WalwaitError('bad-config', `max-retained "${String(raw)}" from ${source} is not a size`, 'use e.g. --max-retained 50GB (B, kB, MB, GB, TB: powers of 1024)');
+    throw new WalwaitError(
+      'bad-config',
+      `max-retained "${String(raw)}" from ${source} is not a size`,
+      'use e.g. --max-retained 50GB (B, kB, MB, GB, TB: powers of 1024)',
+    );
   }
   return Math.floor(bytes);
 }
@@ -83,7 +104,11 @@ export function wholeNumber(key: string, min: number, max: number, what: string,
   return (raw, source) => {
     const value = typeof raw === 'number' ? raw : /^\s*\d+\s*$/.test(text(raw, source, key)) ? Number(raw) : NaN;
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new WalwaitError('bad-config', `${key} "${String(raw)}" from ${source} is not a whole number from ${min} to ${max}`, `use e.g. --${key} ${example} (${what})`);
+      throw new WalwaitError(
+        'bad-config',
+        `${key} "${String(raw)}" from ${source} is not a whole number from ${min} to ${max}`,
+        `use e.g. --${key} ${example} (${what})`,
+      );
     }
     return value;
   };
@@ -91,4 +116,3 @@ export function wholeNumber(key: string, min: number, max: number, what: string,
 
 /** As for replication slots. */
 export const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
-

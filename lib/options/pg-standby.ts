@@ -25,7 +25,8 @@ function usage(message: string): WalwaitError {
 
 /** A whole number of at least `min` (pg_standby used atoi; walwait refuses what atoi would misread). */
 function wholeNumber(option: string, raw: string, what: string, min: number): number {
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw usage(`-${option} ${JSON.stringify(raw)}: ${what} must be a whole number${min > 0 ? ` of at least ${min}` : ''}`);
+  if (!/^\d+$/.test(raw) || Number(raw) < min)
+    throw usage(`-${option} ${JSON.stringify(raw)}: ${what} must be a whole number${min > 0 ? ` of at least ${min}` : ''}`);
   return Number(raw);
 }
 
@@ -80,7 +81,12 @@ export function mapPgStandbyArgs(argv: string[]): PgStandbyMapping {
   const names = ['ARCHIVE (the archive directory)', 'NEXTWALFILE (%f)', 'WALFILEPATH (%p)'];
   if (positionals.length < 3) throw usage(`missing ${names.slice(positionals.length).join(', ')}`);
   if (positionals.length > 4) {
-    throw usage(`too many arguments: ${positionals.slice(4).map((p) => JSON.stringify(p)).join(' ')} (a value with a space must be quoted)`);
+    throw usage(
+      `too many arguments: ${positionals
+        .slice(4)
+        .map((p) => JSON.stringify(p))
+        .join(' ')} (a value with a space must be quoted)`,
+    );
   }
   const [archive, walfile, target, restartWalfile] = positionals as [string, string, string, string | undefined];
   if (archive === '') throw usage('the archive directory is empty');
@@ -107,11 +113,14 @@ export function mapPgStandbyArgs(argv: string[]): PgStandbyMapping {
   const retries = values.get('r');
   if (retries !== undefined) {
     wholeNumber('r', retries, 'maxretries', 0);
-    notices.push(`-r ${retries} is ignored: walwait retries transient errors (archive unreachable, I/O errors) without limit and never answers them with "not found", which would promote the standby`);
+    notices.push(
+      `-r ${retries} is ignored: walwait retries transient errors (archive unreachable, I/O errors) without limit and never answers them with "not found", which would promote the standby`,
+    );
   }
   if (restartWalfile !== undefined) {
-    notices.push(`RESTARTWALFILE (%r, now ${restartWalfile || 'empty'}) is ignored: walwait never deletes from the archive while restoring, so the archive is no longer trimmed; ${CLEANUP_HINT}`);
+    notices.push(
+      `RESTARTWALFILE (%r, now ${restartWalfile || 'empty'}) is ignored: walwait never deletes from the archive while restoring, so the archive is no longer trimmed; ${CLEANUP_HINT}`,
+    );
   }
   return { flags, walfile, target, notices };
 }
-

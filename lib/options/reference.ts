@@ -6,7 +6,9 @@ import { kebab, OPTION_KEYS, OPTIONS, type CommandName, type OptionKey } from '.
 export const BEGIN = '<!-- options reference: generated from lib/options/table.ts by npm run docs:options -->';
 export const END = '<!-- end of the options reference -->';
 
-interface CommandLine { positionals: readonly { name: string; optional?: boolean }[] }
+interface CommandLine {
+  positionals: readonly { name: string; optional?: boolean }[];
+}
 
 function flagText(key: OptionKey): string {
   const spec = OPTIONS[key];
@@ -19,7 +21,9 @@ export function renderReference(commands: Record<CommandName, CommandLine>): str
     const words = c.positionals.map((p) => (p.optional ? `[${p.name}]` : `<${p.name}>`));
     const opts = OPTION_KEYS.filter((k) => OPTIONS[k].commands !== 'all' && OPTIONS[k].commands.includes(name)).map((k) => `--${kebab(k)}`);
     const head = name === 'restore' ? 'walwait [restore]' : `walwait ${name}`;
-    return name === 'pg_standby' ? `${head} [pg_standby's options] ARCHIVE %f %p [%r]` : [head, ...words, ...(opts.length ? [`[${opts.join(' ')}]`] : [])].join(' ');
+    return name === 'pg_standby'
+      ? `${head} [pg_standby's options] ARCHIVE %f %p [%r]`
+      : [head, ...words, ...(opts.length ? [`[${opts.join(' ')}]`] : [])].join(' ');
   });
   const rows = OPTION_KEYS.map((key) => {
     const s = OPTIONS[key];

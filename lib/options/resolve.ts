@@ -7,13 +7,32 @@ import { isArchiveUrl } from './parsers.js';
 import { kebab, OPTION_KEYS, OPTIONS, type OptionKey, type OptionValues } from './table.js';
 
 /** The options walwait.json may set, shared by every command (the others are a command's own flags). */
-export const CONFIG_KEYS = ['archive', 'tokenFile', 'tlsCa', 'trigger', 'pollInterval', 'logFormat', 'logLevel', 'maxWait', 'partialDir', 'mode', 'standbyWait', 'compress', 'slot', 'maxRetained', 'prefetch'] as const satisfies readonly OptionKey[];
+export const CONFIG_KEYS = [
+  'archive',
+  'tokenFile',
+  'tlsCa',
+  'trigger',
+  'pollInterval',
+  'logFormat',
+  'logLevel',
+  'maxWait',
+  'partialDir',
+  'mode',
+  'standbyWait',
+  'compress',
+  'slot',
+  'maxRetained',
+  'prefetch',
+] as const satisfies readonly OptionKey[];
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 /** The shared options as a command sees them: `archive` is the first --archive, `archives` all of them. */
 export type CommonOptions = Omit<Pick<OptionValues, ConfigKey>, 'archive'> & { archive: string | undefined; archives: string[] };
 
-export interface ConfigFile { path: string; values: Record<string, unknown> }
+export interface ConfigFile {
+  path: string;
+  values: Record<string, unknown>;
+}
 
 export interface OptionLayers {
   flags: Partial<Record<OptionKey, unknown>>;
@@ -51,7 +70,11 @@ export function resolveOptions(layers: OptionLayers): CommonOptions {
 }
 
 /** A command's own options (not in walwait.json): its flag, else its environment variable, else the default. */
-export function resolveCommandOptions(flags: Partial<Record<OptionKey, unknown>>, env: Record<string, string | undefined>, cwd = process.cwd()): Omit<OptionValues, ConfigKey> {
+export function resolveCommandOptions(
+  flags: Partial<Record<OptionKey, unknown>>,
+  env: Record<string, string | undefined>,
+  cwd = process.cwd(),
+): Omit<OptionValues, ConfigKey> {
   const out: Record<string, unknown> = {};
   for (const key of OPTION_KEYS) if (!(CONFIG_KEYS as readonly string[]).includes(key)) out[key] = resolveOne(key, { flags, env }, cwd);
   return out as Omit<OptionValues, ConfigKey>;
@@ -64,9 +87,14 @@ export function resolveCommandOptions(flags: Partial<Record<OptionKey, unknown>>
 export function requireArchiveDirectory(opts: CommonOptions, command: string): void {
   const url = opts.archives.find(isArchiveUrl);
   if (url) {
-    throw new WalwaitError('usage', `walwait ${command} needs the archive directory, not the URL ${url}`, `pass --archive DIR (on the host that holds the archive); only the restore command reads from walwait serve`);
+    throw new WalwaitError(
+      'usage',
+      `walwait ${command} needs the archive directory, not the URL ${url}`,
+      `pass --archive DIR (on the host that holds the archive); only the restore command reads from walwait serve`,
+    );
   }
-  if (opts.archives.length > 1) throw new WalwaitError('usage', `walwait ${command} takes one --archive, not ${opts.archives.length}`, 'pass --archive DIR once');
+  if (opts.archives.length > 1)
+    throw new WalwaitError('usage', `walwait ${command} takes one --archive, not ${opts.archives.length}`, 'pass --archive DIR once');
 }
 
 /** Read a JSON config file. Keys may be written like the flags (poll-interval) or camelCase. */
@@ -76,16 +104,28 @@ export function loadConfigFile(path: string, required: boolean, extraKeys: reado
     raw = readFileSync(path, 'utf8');
   } catch (err) {
     if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new WalwaitError('bad-config', `cannot read config file ${path}: ${(err as Error).message}`, 'fix the path given to --config or the file permissions');
+    throw new WalwaitError(
+      'bad-config',
+      `cannot read config file ${path}: ${(err as Error).message}`,
+      'fix the path given to --config or the file permissions',
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (err) {
-    throw new WalwaitError('bad-config', `config file ${path} is not valid JSON: ${(err as Error).message}`, 'fix the file: it holds one JSON object such as {"archive": "/mnt/wal"}');
+    throw new WalwaitError(
+      'bad-config',
+      `config file ${path} is not valid JSON: ${(err as Error).message}`,
+      'fix the file: it holds one JSON object such as {"archive": "/mnt/wal"}',
+    );
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new WalwaitError('bad-config', `config file ${path} must hold a JSON object`, 'write it as {"archive": "/mnt/wal", "trigger": "/tmp/walwait.trigger"}');
+    throw new WalwaitError(
+      'bad-config',
+      `config file ${path} must hold a JSON object`,
+      'write it as {"archive": "/mnt/wal", "trigger": "/tmp/walwait.trigger"}',
+    );
   }
   const known = [...CONFIG_KEYS, ...extraKeys];
   const values: Record<string, unknown> = {};

@@ -42,7 +42,8 @@ function yargsOption(key: OptionKey): Record<string, unknown> {
   };
 }
 
-const optionsFor = (command: CommandName): Record<string, Record<string, unknown>> => Object.fromEntries(optionsOf(command).map((k) => [kebab(k), yargsOption(k)]));
+const optionsFor = (command: CommandName): Record<string, Record<string, unknown>> =>
+  Object.fromEntries(optionsOf(command).map((k) => [kebab(k), yargsOption(k)]));
 
 /** Parse any command line; undefined when --help or --version was printed. */
 export async function parseArgv(argv: string[], commands: Record<CommandName, CommandLine>): Promise<Parsed | undefined> {

@@ -53,7 +53,13 @@ export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | und
     if (identity.systemId === undefined || identity.segSize === undefined) return off('global/pg_control is not readable');
     const segSize = identity.segSize;
     const spoolDir = spoolDirFor(options.dataDir, options.target);
-    const key = formatKey({ systemId: identity.systemId.toString(), postmasterPid: postmaster.pid, postmasterStart: postmaster.start, timeline: name.timeline, trigger: options.trigger ?? '' });
+    const key = formatKey({
+      systemId: identity.systemId.toString(),
+      postmasterPid: postmaster.pid,
+      postmasterStart: postmaster.start,
+      timeline: name.timeline,
+      trigger: options.trigger ?? '',
+    });
     if (!key) return off('the trigger path holds a line break');
     await makeSpoolDir(spoolDir);
     const old = await readKey(spoolDir);
@@ -61,7 +67,8 @@ export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | und
       // Another run of the server, another cluster or another timeline: nothing staged is ours.
       await wipe(spoolDir);
       await writeKey(spoolDir, key);
-      if (old !== undefined) log.debug({ walfile: name.name }, `discarded the prefetch spool of an earlier recovery or timeline (${old.trim().replaceAll('\n', ', ')})`);
+      if (old !== undefined)
+        log.debug({ walfile: name.name }, `discarded the prefetch spool of an earlier recovery or timeline (${old.trim().replaceAll('\n', ', ')})`);
     }
     await prune(spoolDir, name.name); // PostgreSQL has moved past these
     await writeWanted(spoolDir, name.name); // a running worker moves its window on at once
@@ -79,7 +86,10 @@ export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | und
         if (req.archive instanceof DirectoryArchive && !(await req.archive.find(missing, 0))) return;
         const pid = launchWorker(spoolDir, options);
         launched = true;
-        log.debug({ walfile: name.name, worker: pid }, `started prefetch worker ${pid ?? '?'} to stage the next ${options.prefetch} segments (log in ${spoolDir}/worker.log)`);
+        log.debug(
+          { walfile: name.name, worker: pid },
+          `started prefetch worker ${pid ?? '?'} to stage the next ${options.prefetch} segments (log in ${spoolDir}/worker.log)`,
+        );
       } catch (err) {
         log.debug({ walfile: name.name, err: describeError(err) }, `prefetch worker not started: ${describeError(err)}`);
       }

@@ -37,7 +37,12 @@ export function formatKey(key: SpoolKey): string | undefined {
 }
 
 export function parseKey(text: string): SpoolKey | undefined {
-  const fields = new Map(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const fields = new Map(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
   const pid = Number(fields.get('postmaster_pid'));
   const timeline = Number(fields.get('timeline'));
   const start = fields.get('postmaster_start');

@@ -73,7 +73,10 @@ export async function wipe(dir: string): Promise<void> {
   } catch {
     return;
   }
-  await removeAll(dir, names.filter((n) => n !== LOG_FILE));
+  await removeAll(
+    dir,
+    names.filter((n) => n !== LOG_FILE),
+  );
 }
 
 /** The same, synchronously, for a signal handler that exits right after. */
@@ -106,4 +109,3 @@ export async function readWanted(dir: string): Promise<string | undefined> {
 export async function writeWanted(dir: string, name: string): Promise<void> {
   await writeAtomically(join(dir, WANTED_FILE), (tmp) => writeFile(tmp, `${name}\n`));
 }
-

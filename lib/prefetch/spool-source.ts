@@ -17,7 +17,10 @@ export class SpoolSource implements WalSource {
   readonly longPolls = false;
   readonly localDir = undefined; // history files and partials are read from the archive, never from here
 
-  constructor(readonly dir: string, private readonly log?: Log) {}
+  constructor(
+    readonly dir: string,
+    private readonly log?: Log,
+  ) {}
 
   describe(): string {
     return `prefetch spool ${this.dir}`;

@@ -50,7 +50,9 @@ export async function prefetchWorker(argv: string[]): Promise<number> {
     await removeDeadTemporaries(spoolDir);
     // The same sources the restore command read (downloads staged in the spool: same filesystem).
     const { source } = await openSources(options, spoolDir, controller.signal);
-    log.info(`prefetch worker ${process.pid} started: staging up to ${options.prefetch} segments after ${(await readWanted(spoolDir)) ?? '?'} from ${source.describe()}`);
+    log.info(
+      `prefetch worker ${process.pid} started: staging up to ${options.prefetch} segments after ${(await readWanted(spoolDir)) ?? '?'} from ${source.describe()}`,
+    );
     const idle = Number(process.env.WALWAIT_PREFETCH_IDLE_MS); // for tests: how long a full, untouched spool is kept
     const result = await runWorker({
       spoolDir,

@@ -82,7 +82,11 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
       if (signalledMode(req.dataDir) === undefined) return result('the server has left recovery (no recovery.signal or standby.signal)', true);
       const present = await stagedSegments(spoolDir);
       const written = await readWanted(spoolDir);
-      if (known) await taking.note([...known].filter((n) => !present.includes(n)), written);
+      if (known)
+        await taking.note(
+          [...known].filter((n) => !present.includes(n)),
+          written,
+        );
       const wanted = taking.laterOf(written);
       if (!wanted || parseWalName(wanted)?.timeline !== req.key.timeline) return result('no segment on this timeline was asked for');
 
@@ -196,6 +200,9 @@ async function stageOne(req: WorkerRequest, name: WalName, currentWanted: () => 
     throw new KeyChanged();
   }
   const from = stored.codec ? ` from ${stored.codec} ${formatBytes(stored.size)}` : '';
-  log.debug({ walfile: name.name, bytes, codec: stored.codec, ms: Date.now() - started }, `staged ${name.name} (${formatBytes(bytes)}${from}) in ${Date.now() - started} ms`);
+  log.debug(
+    { walfile: name.name, bytes, codec: stored.codec, ms: Date.now() - started },
+    `staged ${name.name} (${formatBytes(bytes)}${from}) in ${Date.now() - started} ms`,
+  );
   return true;
 }

@@ -32,7 +32,12 @@ const within = (at: string, ms: number, now: number): boolean => {
 };
 
 /** The fault record after one more "not found", and whether to warn now. Pure. */
-export function nextFault(prev: ArchiveFault | null | undefined, source: string, err: { code: string; message: string }, now: number): { fault: ArchiveFault; warn: boolean } {
+export function nextFault(
+  prev: ArchiveFault | null | undefined,
+  source: string,
+  err: { code: string; message: string },
+  now: number,
+): { fault: ArchiveFault; warn: boolean } {
   const same = sameFault(prev, source, err.code);
   const warn = !same || !within(prev.warnedAt, FAULT_WARN_INTERVAL_MS, now);
   const at = isoTime(now);
@@ -108,7 +113,10 @@ export class ArchiveFaults {
   async answered(): Promise<void> {
     const fault = (await readState(this.dataDir))?.archiveFault;
     if (!fault) return;
-    this.log.info({ source: fault.source }, `the archive ${fault.source} answers again (unreachable since ${fault.since}; ${fault.notFoundAnswers} calls answered "not found")`);
+    this.log.info(
+      { source: fault.source },
+      `the archive ${fault.source} answers again (unreachable since ${fault.since}; ${fault.notFoundAnswers} calls answered "not found")`,
+    );
     await recordState(this.dataDir, { archiveFault: null });
   }
 }

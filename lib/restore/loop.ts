@@ -14,9 +14,7 @@ import type { Step } from './segment.js';
 const LAST_ATTEMPT_MS = 100;
 
 /** What runLoop does with a transient error: retried in archive recovery, answered "not found" at the deadline where that cannot promote. */
-export type FaultPolicy =
-  | { deadline?: undefined; onRetry: (message: string) => Promise<void> }
-  | { deadline: Deadline; pollMs: number; answer: ArchiveFaults };
+export type FaultPolicy = { deadline?: undefined; onRetry: (message: string) => Promise<void> } | { deadline: Deadline; pollMs: number; answer: ArchiveFaults };
 
 /**
  * Run `step` until it gives an exit status. Transient errors (the archive unreachable, an I/O
@@ -34,7 +32,8 @@ export async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waite
     for (;;) {
       throwIfAborted(ctx.signal);
       // No attempt with (almost) no time left: it could only time out on walwait's own deadline.
-      if (fault !== undefined && faults.deadline && faults.deadline.remaining() < LAST_ATTEMPT_MS) return await faults.answer.notFound(fault, Date.now() - started);
+      if (fault !== undefined && faults.deadline && faults.deadline.remaining() < LAST_ATTEMPT_MS)
+        return await faults.answer.notFound(fault, Date.now() - started);
       let waitMs: number | undefined;
       try {
         const result = await step();
@@ -56,7 +55,13 @@ export async function runLoop(step: () => Promise<Step>, makeWaiter: () => Waite
           const key = `${(err as NodeJS.ErrnoException).code}:${describeError(err)}`;
           if (errors.shouldLog(key)) {
             const hint = (err as { hint?: unknown }).hint;
-            ctx.log.warn({ err: describeError(err), hint: `${typeof hint === 'string' ? `${hint}; ` : ''}retrying: in archive recovery walwait never answers "not found" for an I/O error` }, `cannot read the archive or write the target: ${describeError(err)}`);
+            ctx.log.warn(
+              {
+                err: describeError(err),
+                hint: `${typeof hint === 'string' ? `${hint}; ` : ''}retrying: in archive recovery walwait never answers "not found" for an I/O error`,
+              },
+              `cannot read the archive or write the target: ${describeError(err)}`,
+            );
             await faults.onRetry(describeError(err));
           }
         }

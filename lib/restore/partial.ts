@@ -32,7 +32,15 @@ async function decompressPartial(src: string, tmp: string, codec: Codec, expect:
  * first), for a usable partial copy of segment `name` and copy it to `target`. Returns the file
  * served, or undefined when there is none that belongs to this cluster and position.
  */
-export async function servePartial(name: WalName, dirs: string[], target: string, expect: SegmentExpectation, log: Log, beforeRename: () => void, sources: WalSource[] = []): Promise<string | undefined> {
+export async function servePartial(
+  name: WalName,
+  dirs: string[],
+  target: string,
+  expect: SegmentExpectation,
+  log: Log,
+  beforeRename: () => void,
+  sources: WalSource[] = [],
+): Promise<string | undefined> {
   for (const dir of dirs) {
     for (const { suffix, codec } of FORMS) {
       const path = join(dir, `${name.name}${suffix}`);
@@ -46,7 +54,8 @@ export async function servePartial(name: WalName, dirs: string[], target: string
       try {
         // Served as stored (pg_receivewal's names carry the codec): a staged local copy.
         const shown = `${source.describe()}/wal/${name.name}${suffix}`;
-        if (stored.staged && !stored.codec && !stored.problem && (await serveOne(name, stored.path, shown, codec, target, expect, log, beforeRename))) return shown;
+        if (stored.staged && !stored.codec && !stored.problem && (await serveOne(name, stored.path, shown, codec, target, expect, log, beforeRename)))
+          return shown;
       } finally {
         await source.discard(stored);
       }
@@ -56,7 +65,16 @@ export async function servePartial(name: WalName, dirs: string[], target: string
 }
 
 /** Serve the partial copy at `path` (`shown` in logs) if it is usable; false when absent or refused. */
-async function serveOne(name: WalName, path: string, shown: string, codec: Codec | undefined, target: string, expect: SegmentExpectation, log: Log, beforeRename: () => void): Promise<boolean> {
+async function serveOne(
+  name: WalName,
+  path: string,
+  shown: string,
+  codec: Codec | undefined,
+  target: string,
+  expect: SegmentExpectation,
+  log: Log,
+  beforeRename: () => void,
+): Promise<boolean> {
   const probe = await probeFile(path, LONG_PAGE_HEADER_SIZE);
   if (!probe) return false;
   try {
@@ -67,7 +85,10 @@ async function serveOne(name: WalName, path: string, shown: string, codec: Codec
       throwIfUnusable(checkSegment(name, probe.size, probe.head, expect));
       bytes = await copyAtomically(path, target, { expectSize: probe.size, beforeRename });
     }
-    log.info({ walfile: name.name, partial: shown, bytes }, `served partial segment ${shown} for ${name.name} (${formatBytes(bytes)}): the standby replays every record the archive received before it promotes`);
+    log.info(
+      { walfile: name.name, partial: shown, bytes },
+      `served partial segment ${shown} for ${name.name} (${formatBytes(bytes)}): the standby replays every record the archive received before it promotes`,
+    );
     return true;
   } catch (err) {
     if (!(err instanceof UnusableSegment)) throw err;

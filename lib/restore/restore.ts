@@ -24,7 +24,6 @@ export interface RestoreOptions extends CommonOptions {
   dataDir?: string;
 }
 
-
 const USAGE_HINT = "restore_command must pass %f and %p: restore_command = 'walwait %f %p'";
 
 export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<number> {
@@ -32,7 +31,11 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
   if (!name) throw new WalwaitError('bad-wal-name', `"${opts.walfile}" is not a WAL file name`, USAGE_HINT);
   if (!opts.target) throw new WalwaitError('usage', 'no target path given', USAGE_HINT);
   if (!opts.archive) {
-    throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR (or the http(s):// URL of a walwait serve), set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory');
+    throw new WalwaitError(
+      'usage',
+      'no archive directory given',
+      'pass --archive DIR (or the http(s):// URL of a walwait serve), set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory',
+    );
   }
   const dataDir = opts.dataDir ?? process.cwd();
   const signal = signalledMode(dataDir);
@@ -52,7 +55,10 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     : { onRetry: (message) => recordState(dataDir, { lastError: { message, at: isoTime() } }) };
   if (name.kind !== 'segment') return runLoop(auxiliaryStep(name, archive, opts, ctx, faultDeadline), makeWaiter, ctx, faults);
   // --prefetch: the spool is looked at first; loaded only when asked for (start-up time).
-  const prefetch = opts.prefetch > 0 ? await (await import('../prefetch/foreground.js')).openPrefetch({ name, options: { ...opts, dataDir }, archive, log: ctx.log }) : undefined;
+  const prefetch =
+    opts.prefetch > 0
+      ? await (await import('../prefetch/foreground.js')).openPrefetch({ name, options: { ...opts, dataDir }, archive, log: ctx.log })
+      : undefined;
   await prefetch?.startWorker({ onlyLocal: true }); // it starts up while this segment is copied
   const step = segmentStep({
     name,

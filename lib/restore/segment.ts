@@ -71,7 +71,10 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
   const endRecovery = async (kind: TriggerMode, why: string): Promise<Step> => {
     if (req.mode === 'standby') {
       const pid = await requestPromotion(req.dataDir);
-      log.info({ walfile: name.name, trigger: kind, postmaster: pid }, `${why}: promoting the server (promote file and SIGUSR1 to postmaster ${pid}, as pg_ctl promote does)`);
+      log.info(
+        { walfile: name.name, trigger: kind, postmaster: pid },
+        `${why}: promoting the server (promote file and SIGUSR1 to postmaster ${pid}, as pg_ctl promote does)`,
+      );
     } else log.info({ walfile: name.name, trigger: kind }, `${why}: ending recovery`);
     const outcome = req.mode === 'standby' ? 'promoted server' : 'ended recovery';
     await recordState(req.dataDir, { waiting: null, trigger: { path: req.trigger ?? why, mode: kind, at: isoTime(), outcome } });
@@ -83,8 +86,15 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     if (!trigger) return undefined;
     const stale = staleReason(trigger, { systemId: identity?.systemId, timeline: name.timeline });
     if (stale) {
-      if (notes.shouldLog('stale-state')) await recordState(req.dataDir, { trigger: { path: req.trigger ?? '', mode: trigger.mode, at: isoTime(), outcome: 'ignored (stale)' } });
-      if (notes.shouldLog('stale')) log.warn({ hint: `remove it (walwait promote --clear -t ${req.trigger}); set recovery_end_command = 'walwait promote --clear' so triggers are removed at promotion` }, `ignoring stale trigger ${req.trigger}: ${stale}`);
+      if (notes.shouldLog('stale-state'))
+        await recordState(req.dataDir, { trigger: { path: req.trigger ?? '', mode: trigger.mode, at: isoTime(), outcome: 'ignored (stale)' } });
+      if (notes.shouldLog('stale'))
+        log.warn(
+          {
+            hint: `remove it (walwait promote --clear -t ${req.trigger}); set recovery_end_command = 'walwait promote --clear' so triggers are removed at promotion`,
+          },
+          `ignoring stale trigger ${req.trigger}: ${stale}`,
+        );
       return undefined;
     }
     if (trigger.unknownContent !== undefined && notes.shouldLog('trigger-content')) {
@@ -112,7 +122,11 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
 
     const pollFor = longPollMs(req.pollMs, req.standbyWait);
     // Standby mode: an upstream that does not answer by the deadline is a fault (answered "not found").
-    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE, { waitMs: pollFor, check: problemBeforeRestore, answerWithinMs: req.standbyWait?.remaining() });
+    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE, {
+      waitMs: pollFor,
+      check: problemBeforeRestore,
+      answerWithinMs: req.standbyWait?.remaining(),
+    });
     let problem = stored ? problemBeforeRestore(stored) : undefined;
     if (stored && problem) await req.archive.discard(stored);
     if (stored && !problem) {
@@ -178,7 +192,13 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
       const historyDir = req.archive.localDir;
       const never = historyDir ? await neverComingReason(name, identity.segSize ?? DEFAULT_SEGMENT_SIZE, historyDir).catch(() => undefined) : undefined;
       if (never && req.mode === 'archive') {
-        log.warn({ walfile: name.name, hint: "restart the standby so it follows the new timeline (recovery_target_timeline = 'latest'), or promote it if that is what you want" }, never);
+        log.warn(
+          {
+            walfile: name.name,
+            hint: "restart the standby so it follows the new timeline (recovery_target_timeline = 'latest'), or promote it if that is what you want",
+          },
+          never,
+        );
       }
       if (req.mode === 'archive' && prefetchStallsReplay(identity.major, req.dataDir)) {
         log.warn(

@@ -36,7 +36,10 @@ export function watchConnections(server: Server, log: Log): void {
   const drops = new RateLimitedLog(60_000);
   server.on('drop', (data?: { remoteAddress?: string }) => {
     if (drops.shouldLog('drop')) {
-      log.warn({ remote: data?.remoteAddress, hint: 'each standby needs one connection; look for clients that keep many open' }, `refused a connection from ${data?.remoteAddress ?? '?'}: ${MAX_CONNECTIONS} connections open (the limit)`);
+      log.warn(
+        { remote: data?.remoteAddress, hint: 'each standby needs one connection; look for clients that keep many open' },
+        `refused a connection from ${data?.remoteAddress ?? '?'}: ${MAX_CONNECTIONS} connections open (the limit)`,
+      );
     }
   });
 

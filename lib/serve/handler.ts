@@ -85,7 +85,10 @@ async function handle(ctx: HandlerContext, req: IncomingMessage, res: ServerResp
     const onClose = (): void => gone.abort();
     res.once('close', onClose);
     const waiting = ctx.longPolls.wait(r.name.name, r.waitMs, gone.signal);
-    ctx.log.debug({ walfile: r.name.name, waiting: ctx.longPolls.waiting }, `long-poll: holding a request for ${r.name.name} up to ${r.waitMs / 1000} s (${ctx.longPolls.waiting} waiting)`);
+    ctx.log.debug(
+      { walfile: r.name.name, waiting: ctx.longPolls.waiting },
+      `long-poll: holding a request for ${r.name.name} up to ${r.waitMs / 1000} s (${ctx.longPolls.waiting} waiting)`,
+    );
     const outcome = await waiting;
     res.off('close', onClose);
     if (outcome === 'gone') return 0;

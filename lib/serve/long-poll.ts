@@ -98,14 +98,16 @@ export class LongPolls {
   }
 
   private async recheck(names: string[]): Promise<void> {
-    await Promise.all(names.map(async (name) => {
-      let ready = false;
-      try {
-        ready = await this.opts.ready(name);
-      } catch (err) {
-        this.opts.onError?.(name, err);
-      }
-      if (ready) for (const finish of [...(this.byName.get(name) ?? [])]) finish('ready');
-    }));
+    await Promise.all(
+      names.map(async (name) => {
+        let ready = false;
+        try {
+          ready = await this.opts.ready(name);
+        } catch (err) {
+          this.opts.onError?.(name, err);
+        }
+        if (ready) for (const finish of [...(this.byName.get(name) ?? [])]) finish('ready');
+      }),
+    );
   }
 }

@@ -12,10 +12,7 @@ import { INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, checkSegment, type SegmentProb
 import { BODY_STALL_MS } from './limits.js';
 import { sendText, type Headers } from './reply.js';
 
-export type Look =
-  | { found: 'servable'; file: StoredFile }
-  | { found: 'absent' }
-  | { found: 'incomplete' | 'unusable'; problem: SegmentProblem; size: number };
+export type Look = { found: 'servable'; file: StoredFile } | { found: 'absent' } | { found: 'incomplete' | 'unusable'; problem: SegmentProblem; size: number };
 
 /** What the archive holds under `name` now. Errors (archive unreachable) are thrown. */
 export async function lookUp(archive: DirectoryArchive, name: WalName): Promise<Look> {
@@ -56,7 +53,10 @@ export async function openServable(archive: DirectoryArchive, name: WalName): Pr
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw err;
     }
-    const st = await fh.stat().catch(async (err: unknown) => { await fh.close(); throw err; });
+    const st = await fh.stat().catch(async (err: unknown) => {
+      await fh.close();
+      throw err;
+    });
     if (st.size === look.file.size) return { file: look.file, fh, size: st.size, mtime: st.mtime };
     await fh.close();
   }

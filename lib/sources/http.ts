@@ -199,7 +199,13 @@ export class HttpSource implements WalSource {
   }
 
   /** The response (headers received); its body is the caller's to consume. */
-  private async request(method: 'GET' | 'HEAD', name: string, waitS: number, signal: AbortSignal | undefined, answerWithinMs = Infinity): Promise<http.IncomingMessage> {
+  private async request(
+    method: 'GET' | 'HEAD',
+    name: string,
+    waitS: number,
+    signal: AbortSignal | undefined,
+    answerWithinMs = Infinity,
+  ): Promise<http.IncomingMessage> {
     const url = this.urlFor(name, waitS);
     const abort = this.signals(signal);
     const attempt = (retry: boolean): Promise<http.IncomingMessage> =>
@@ -212,7 +218,10 @@ export class HttpSource implements WalSource {
           ...(abort ? { signal: abort } : {}),
         });
         const headersMs = Math.max(0, Math.min(waitS * 1000 + HEADERS_GRACE_MS, answerWithinMs));
-        const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${(headersMs / 1000).toFixed(1)} s`), { code: 'ETIMEDOUT' })), headersMs);
+        const timer = setTimeout(
+          () => req.destroy(Object.assign(new Error(`no answer within ${(headersMs / 1000).toFixed(1)} s`), { code: 'ETIMEDOUT' })),
+          headersMs,
+        );
         req.on('response', (res) => {
           answered = true;
           clearTimeout(timer);
@@ -243,9 +252,10 @@ export class HttpSource implements WalSource {
     const code = errnoCode(err) ?? 'EUPSTREAM';
     const message = (err as Error | undefined)?.message ?? String(err);
     if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO/.test(code)) {
-      const hint = code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-        ? "the URL's host name must be one the server's certificate names (subjectAltName)"
-        : "pass the CA certificate that signed walwait serve's certificate with --tls-ca FILE";
+      const hint =
+        code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+          ? "the URL's host name must be one the server's certificate names (subjectAltName)"
+          : "pass the CA certificate that signed walwait serve's certificate with --tls-ca FILE";
       return new UpstreamError(code, `TLS with ${this.shown} failed, its certificate is not trusted: ${message} (${code})`, hint);
     }
     const hints: Record<string, string> = {
@@ -265,12 +275,23 @@ export class HttpSource implements WalSource {
     if (status === 401 || status === 403) {
       const fresh = this.opts.tokenFile ? (await readFile(this.opts.tokenFile, 'utf8').catch(() => '')).trim() : '';
       if (fresh) this.token = fresh; // used from the next request on
-      return new UpstreamError(`HTTP${status}`, `the token was refused by ${this.shown} (HTTP ${status})`, 'check --token-file: it must hold the token walwait serve was started with');
+      return new UpstreamError(
+        `HTTP${status}`,
+        `the token was refused by ${this.shown} (HTTP ${status})`,
+        'check --token-file: it must hold the token walwait serve was started with',
+      );
     }
     if (status === 404) {
-      return new UpstreamError('HTTP404', `${this.where(name)} answered 404 without X-Walwait-Found: not an answer of walwait serve`, "check the URL in --archive: walwait serve's address (plus the path prefix, if a proxy adds one)");
+      return new UpstreamError(
+        'HTTP404',
+        `${this.where(name)} answered 404 without X-Walwait-Found: not an answer of walwait serve`,
+        "check the URL in --archive: walwait serve's address (plus the path prefix, if a proxy adds one)",
+      );
     }
-    const hint = status >= 500 ? 'walwait serve is overloaded, stopping or failing: see its log' : 'walwait and walwait serve disagree on the protocol: run the same walwait version on both';
+    const hint =
+      status >= 500
+        ? 'walwait serve is overloaded, stopping or failing: see its log'
+        : 'walwait and walwait serve disagree on the protocol: run the same walwait version on both';
     return new UpstreamError(`HTTP${status}`, `${this.where(name)} answered HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + said, hint);
   }
 
@@ -282,7 +303,11 @@ export class HttpSource implements WalSource {
     const body = await smallBody(res).catch(() => '');
     if (found === 'absent') return undefined;
     if (found !== 'incomplete' && found !== 'unusable') {
-      throw new UpstreamError('EPROTO', `${this.where(name)} answered X-Walwait-Found: ${found}, which this walwait does not know`, 'run the same walwait version on both sides');
+      throw new UpstreamError(
+        'EPROTO',
+        `${this.where(name)} answered X-Walwait-Found: ${found}, which this walwait does not know`,
+        'run the same walwait version on both sides',
+      );
     }
     // Present upstream but not servable: a segment still being written (a smart trigger keeps
     // waiting while it grows) or one the server refuses.
@@ -309,8 +334,10 @@ export class HttpSource implements WalSource {
     if (res.headers['content-length'] === undefined || !Number.isSafeInteger(length) || length < 0) {
       refuse(`${this.where(name)} answered 200 without a valid Content-Length`, 'is it walwait serve? a proxy must pass Content-Length through');
     }
-    if (codecHeader !== undefined && !codec) refuse(`${this.where(name)} is stored as "${codecHeader}", a codec this walwait does not know`, 'run the same walwait version on both sides');
-    if (!/^application\/octet-stream\b/i.test(type)) refuse(`${this.where(name)} answered 200 with Content-Type "${type}", not WAL`, "check the URL in --archive: walwait serve's address");
+    if (codecHeader !== undefined && !codec)
+      refuse(`${this.where(name)} is stored as "${codecHeader}", a codec this walwait does not know`, 'run the same walwait version on both sides');
+    if (!/^application\/octet-stream\b/i.test(type))
+      refuse(`${this.where(name)} answered 200 with Content-Type "${type}", not WAL`, "check the URL in --archive: walwait serve's address");
 
     const path = join(this.opts.stagingDir, `.${name}.walwait-${process.pid}-${++stagedSeq}.download`);
     const untrack = trackTemporary(path);
@@ -342,7 +369,11 @@ export class HttpSource implements WalSource {
       // Writing the staged file failed (the target's directory full or not writable): that errno, retried.
       if (FILE_SYSCALLS.has(String((err as { syscall?: unknown }).syscall))) throw err;
       // Anything else is the response failing (reset, stall, fewer bytes): never handed over, retried.
-      throw new UpstreamError('ESHORT', `the download of ${this.where(name)} was cut short: fewer bytes than its Content-Length`, 'retrying; if it persists, check the network and any proxy on the way');
+      throw new UpstreamError(
+        'ESHORT',
+        `the download of ${this.where(name)} was cut short: fewer bytes than its Content-Length`,
+        'retrying; if it persists, check the network and any proxy on the way',
+      );
     }
     const lastModified = header(res, 'last-modified');
     this.staged.set(path, { name, lastModified, untrack });

@@ -5,7 +5,7 @@
 import { WalwaitError, describeError } from '../errors.js';
 import { readFile } from '../fs-async.js';
 import { isArchiveUrl } from '../options/parsers.js';
-import { type CommonOptions } from '../options/resolve.js';
+import type { CommonOptions } from '../options/resolve.js';
 import { importModule } from '../import-module.js';
 import { DirectoryArchive } from './directory.js';
 import { FirstOf } from './first-of.js';
@@ -20,18 +20,27 @@ export interface OpenedSources {
   remote: WalSource[];
 }
 
-const TOKEN_HINT = 'pass --token-file FILE (or WALWAIT_TOKEN_FILE, or "tokenFile" in walwait.json): the file holding the token walwait serve was started with, readable by the user PostgreSQL runs as';
+const TOKEN_HINT =
+  'pass --token-file FILE (or WALWAIT_TOKEN_FILE, or "tokenFile" in walwait.json): the file holding the token walwait serve was started with, readable by the user PostgreSQL runs as';
 
 async function readSetting(path: string, what: string, option: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new WalwaitError('bad-config', `cannot read the ${what} ${path}: ${describeError(err)}`, `fix ${option} or the file's permissions (the user PostgreSQL runs as must read it)`);
+    throw new WalwaitError(
+      'bad-config',
+      `cannot read the ${what} ${path}: ${describeError(err)}`,
+      `fix ${option} or the file's permissions (the user PostgreSQL runs as must read it)`,
+    );
   }
 }
 
 /** `stagingDir`: where downloads are staged (the target's directory, so they are renamed into place). */
-export async function openSources(opts: Pick<CommonOptions, 'archives' | 'tokenFile' | 'tlsCa'>, stagingDir: string, signal?: AbortSignal): Promise<OpenedSources> {
+export async function openSources(
+  opts: Pick<CommonOptions, 'archives' | 'tokenFile' | 'tlsCa'>,
+  stagingDir: string,
+  signal?: AbortSignal,
+): Promise<OpenedSources> {
   const urls = opts.archives.filter(isArchiveUrl);
   let token = '';
   let ca: string | undefined;
@@ -39,17 +48,29 @@ export async function openSources(opts: Pick<CommonOptions, 'archives' | 'tokenF
     if (!opts.tokenFile) throw new WalwaitError('usage', `--archive ${urls[0]} is a URL, but no --token-file was given`, TOKEN_HINT);
     token = (await readSetting(opts.tokenFile, 'token file', '--token-file')).trim();
     if (!token) throw new WalwaitError('bad-config', `the token file ${opts.tokenFile} is empty`, TOKEN_HINT);
-    if (!/^[\t\x20-\x7e]+$/.test(token)) throw new WalwaitError('bad-config', `the token in ${opts.tokenFile} holds control or non-ASCII characters, which an HTTP header cannot carry`, 'use a token such as the output of "openssl rand -hex 32"');
+    if (!/^[\t\x20-\x7e]+$/.test(token))
+      throw new WalwaitError(
+        'bad-config',
+        `the token in ${opts.tokenFile} holds control or non-ASCII characters, which an HTTP header cannot carry`,
+        'use a token such as the output of "openssl rand -hex 32"',
+      );
     if (opts.tlsCa && urls.some((u) => /^https:/i.test(u))) {
       ca = await readSetting(opts.tlsCa, 'CA file', '--tls-ca');
       // Loaded here: a restore from a directory never loads node:crypto or node:tls (start-up time).
-      const [{ X509Certificate }, { createSecureContext }] = await Promise.all([importModule<typeof import('node:crypto')>('node:crypto'), importModule<typeof import('node:tls')>('node:tls')]);
+      const [{ X509Certificate }, { createSecureContext }] = await Promise.all([
+        importModule<typeof import('node:crypto')>('node:crypto'),
+        importModule<typeof import('node:tls')>('node:tls'),
+      ]);
       try {
         if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no "BEGIN CERTIFICATE" block');
         new X509Certificate(ca); // the first one parses
         createSecureContext({ ca }); // and all of them load
       } catch (err) {
-        throw new WalwaitError('bad-config', `the CA file ${opts.tlsCa} is not a PEM certificate: ${describeError(err)}`, "pass the PEM file of the CA that signed walwait serve's certificate with --tls-ca");
+        throw new WalwaitError(
+          'bad-config',
+          `the CA file ${opts.tlsCa} is not a PEM certificate: ${describeError(err)}`,
+          "pass the PEM file of the CA that signed walwait serve's certificate with --tls-ca",
+        );
       }
     }
   }

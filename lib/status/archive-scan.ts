@@ -11,12 +11,33 @@ import { parseHistory, type TimelineSwitch } from '../wal/history.js';
 import { formatLsn, segmentFileName, segmentsPerLog } from '../wal/names.js';
 
 /** A WAL file in the archive (non-WAL names are only counted). */
-export interface ArchiveEntry { name: string; bytes: number }
-export interface HistoryFile { timeline: number; file: string; switches?: TimelineSwitch[]; problem?: string }
-export interface Listing { entries: ArchiveEntry[]; otherFiles: number; histories: HistoryFile[] }
+export interface ArchiveEntry {
+  name: string;
+  bytes: number;
+}
+export interface HistoryFile {
+  timeline: number;
+  file: string;
+  switches?: TimelineSwitch[];
+  problem?: string;
+}
+export interface Listing {
+  entries: ArchiveEntry[];
+  otherFiles: number;
+  histories: HistoryFile[];
+}
 
-export interface GapRange { first: string; last: string; segments: number }
-export interface PartialFile { file: string; segment: string; bytes: number; codec: string | null }
+export interface GapRange {
+  first: string;
+  last: string;
+  segments: number;
+}
+export interface PartialFile {
+  file: string;
+  segment: string;
+  bytes: number;
+  codec: string | null;
+}
 export interface TimelineSummary {
   timeline: number;
   newest: boolean;
@@ -70,14 +91,34 @@ export function findGaps(timeline: number, indexes: readonly number[], segSize: 
     const prev = indexes[i - 1]!;
     const cur = indexes[i]!;
     if (cur - prev > 1) {
-      gaps.push({ first: segmentFileName(timeline, BigInt(prev + 1), segSize), last: segmentFileName(timeline, BigInt(cur - 1), segSize), segments: cur - prev - 1 });
+      gaps.push({
+        first: segmentFileName(timeline, BigInt(prev + 1), segSize),
+        last: segmentFileName(timeline, BigInt(cur - 1), segSize),
+        segments: cur - prev - 1,
+      });
     }
   }
   return gaps;
 }
 
 function emptyTimeline(timeline: number): TimelineSummary {
-  return { timeline, newest: false, parent: null, switchpoint: null, ancestors: [], historyFile: null, firstSegment: null, lastSegment: null, segments: 0, bytes: 0, plainFiles: 0, compressedFiles: 0, missingSegments: 0, gaps: [], partials: [] };
+  return {
+    timeline,
+    newest: false,
+    parent: null,
+    switchpoint: null,
+    ancestors: [],
+    historyFile: null,
+    firstSegment: null,
+    lastSegment: null,
+    segments: 0,
+    bytes: 0,
+    plainFiles: 0,
+    compressedFiles: 0,
+    missingSegments: 0,
+    gaps: [],
+    partials: [],
+  };
 }
 
 /** Summarize a listing. Pure. */
@@ -92,8 +133,14 @@ export function summarizeArchive(listing: Listing, segSize: number): ArchiveSumm
     if (c.kind === 'other') continue;
     files.walFiles++;
     files.walBytes += e.bytes;
-    if (c.kind === 'history') { files.history++; continue; }
-    if (c.kind === 'backup') { files.backup++; continue; }
+    if (c.kind === 'history') {
+      files.history++;
+      continue;
+    }
+    if (c.kind === 'backup') {
+      files.backup++;
+      continue;
+    }
     const segment = c.segment!;
     const t = tl(parseInt(segment.slice(0, 8), 16));
     const codec = splitCompressedName(e.name).codec ?? null;
@@ -108,7 +155,13 @@ export function summarizeArchive(listing: Listing, segSize: number): ArchiveSumm
       continue;
     }
     t.bytes += e.bytes;
-    if (codec) { files.compressed++; t.compressedFiles++; } else { files.plain++; t.plainFiles++; }
+    if (codec) {
+      files.compressed++;
+      t.compressedFiles++;
+    } else {
+      files.plain++;
+      t.plainFiles++;
+    }
     const m = segs.get(t.timeline) ?? (segs.set(t.timeline, new Map()), segs.get(t.timeline)!);
     m.set(index, segment);
   }
@@ -163,7 +216,11 @@ export async function listArchive(dir: string): Promise<Listing> {
   try {
     names = (await readdir(dir)).sort();
   } catch (err) {
-    throw new WalwaitError('archive-unusable', `cannot list the archive ${dir}: ${describeError(err)}`, 'check the --archive path, that it is mounted and readable by this user');
+    throw new WalwaitError(
+      'archive-unusable',
+      `cannot list the archive ${dir}: ${describeError(err)}`,
+      'check the --archive path, that it is mounted and readable by this user',
+    );
   }
   const wal = names.filter((n) => classifyArchiveFile(n).kind !== 'other');
   const listing: Listing = { entries: [], otherFiles: names.filter((n) => !n.startsWith('.')).length - wal.length, histories: [] };
@@ -172,7 +229,11 @@ export async function listArchive(dir: string): Promise<Listing> {
       (s) => s.size,
       (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined; // removed by a cleanup meanwhile
-        throw new WalwaitError('archive-unusable', `cannot stat ${join(dir, name)}: ${describeError(err)}`, 'check the permissions of the archive and its files');
+        throw new WalwaitError(
+          'archive-unusable',
+          `cannot stat ${join(dir, name)}: ${describeError(err)}`,
+          'check the permissions of the archive and its files',
+        );
       },
     );
   for (let i = 0; i < wal.length; i += STAT_BATCH) {
@@ -194,4 +255,3 @@ export async function listArchive(dir: string): Promise<Listing> {
   }
   return listing;
 }
-

@@ -79,8 +79,19 @@ export interface StatusReport {
 export function renderJson(r: StatusReport): string {
   const a = r.archive;
   const archive = a && {
-    path: a.path, pathSource: a.pathSource, segSize: a.segSize, segSizeSource: a.segSizeSource, newestTimeline: a.newestTimeline, historyChain: a.historyChain,
-    newestSegment: a.newestSegment, files: a.files, timelines: a.timelines, slots: a.slots, holds: a.holds, brokenSlotFiles: a.brokenSlotFiles, problems: a.problems,
+    path: a.path,
+    pathSource: a.pathSource,
+    segSize: a.segSize,
+    segSizeSource: a.segSizeSource,
+    newestTimeline: a.newestTimeline,
+    historyChain: a.historyChain,
+    newestSegment: a.newestSegment,
+    files: a.files,
+    timelines: a.timelines,
+    slots: a.slots,
+    holds: a.holds,
+    brokenSlotFiles: a.brokenSlotFiles,
+    problems: a.problems,
   };
   return `${JSON.stringify({ version: r.version, generatedAt: r.generatedAt, archiveError: r.archiveError, archive, standby: r.standby }, null, 2)}\n`;
 }
@@ -89,7 +100,14 @@ export function renderJson(r: StatusReport): string {
 
 function table(rows: string[][], indent = '  '): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => indent + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  return rows.map(
+    (r) =>
+      indent +
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+  );
 }
 
 /** "12 s", "3.5 min", "2.0 h", "4.1 d". */
@@ -113,17 +131,40 @@ function archiveText(a: ArchiveView): string[] {
   if (a.timelines.length) {
     out.push('Timelines');
     const from = (t: TimelineSummary): string => (t.parent === null ? '-' : `${t.parent} at ${t.switchpoint}`);
-    out.push(...table([['TL', 'FIRST', 'LAST', 'SEGMENTS', 'SIZE', 'MISSING', 'PARTIAL', 'FROM'], ...a.timelines.map((t) => [`${t.timeline}${t.newest ? '*' : ''}`, t.firstSegment ?? '-', t.lastSegment ?? '-', String(t.segments), formatBytes(t.bytes), String(t.missingSegments), String(t.partials.length), from(t)])]));
+    out.push(
+      ...table([
+        ['TL', 'FIRST', 'LAST', 'SEGMENTS', 'SIZE', 'MISSING', 'PARTIAL', 'FROM'],
+        ...a.timelines.map((t) => [
+          `${t.timeline}${t.newest ? '*' : ''}`,
+          t.firstSegment ?? '-',
+          t.lastSegment ?? '-',
+          String(t.segments),
+          formatBytes(t.bytes),
+          String(t.missingSegments),
+          String(t.partials.length),
+          from(t),
+        ]),
+      ]),
+    );
     if (a.historyChain.length > 1) out.push(`  history: ${a.historyChain.join(' → ')} (* newest)`);
   }
-  const gaps = a.timelines.flatMap((t) => t.gaps.map((g) => `  timeline ${t.timeline}: ${g.first === g.last ? g.first : `${g.first} .. ${g.last}`} (${plural(g.segments, 'segment')} missing)`));
+  const gaps = a.timelines.flatMap((t) =>
+    t.gaps.map((g) => `  timeline ${t.timeline}: ${g.first === g.last ? g.first : `${g.first} .. ${g.last}`} (${plural(g.segments, 'segment')} missing)`),
+  );
   out.push(gaps.length ? 'Gaps' : 'Gaps       none');
-  if (gaps.length) out.push(...gaps.slice(0, MAX_GAP_LINES), ...(gaps.length > MAX_GAP_LINES ? [`  … and ${gaps.length - MAX_GAP_LINES} more (--json lists all)`] : []));
+  if (gaps.length)
+    out.push(...gaps.slice(0, MAX_GAP_LINES), ...(gaps.length > MAX_GAP_LINES ? [`  … and ${gaps.length - MAX_GAP_LINES} more (--json lists all)`] : []));
   const partials = a.timelines.flatMap((t) => t.partials.map((p) => `  partial ${p.file} (${formatBytes(p.bytes)})`));
   out.push(...partials);
   if (a.slots.length || a.holds.length || a.brokenSlotFiles.length) {
     out.push('Slots');
-    if (a.slots.length) out.push(...table([['SLOT', 'RESTART SEGMENT', 'UPDATED', 'HOLDS BACK', 'STATE'], ...a.slots.map((s) => [s.name, s.restartSegment, s.updated, formatBytes(s.retainedBytes), s.lost ? `LOST since ${s.lostAt}` : 'active'])]));
+    if (a.slots.length)
+      out.push(
+        ...table([
+          ['SLOT', 'RESTART SEGMENT', 'UPDATED', 'HOLDS BACK', 'STATE'],
+          ...a.slots.map((s) => [s.name, s.restartSegment, s.updated, formatBytes(s.retainedBytes), s.lost ? `LOST since ${s.lostAt}` : 'active']),
+        ]),
+      );
     out.push(...a.holds.map((h: HoldRecord) => `  hold ${h.name}${h.created ? ` since ${h.created}` : ''}${h.host ? ` (${h.host})` : ''}: cleanup paused`));
     out.push(...a.brokenSlotFiles.map((b) => `  unreadable slot file ${b.file}: ${b.problem} (cleanup paused)`));
   } else out.push('Slots      none');
@@ -132,25 +173,50 @@ function archiveText(a: ArchiveView): string[] {
 }
 
 function standbyText(s: StandbyView): string[] {
-  const mode = s.recoveryMode === 'archive' ? 'archive recovery (recovery.signal)' : s.recoveryMode === 'standby' ? 'standby mode (standby.signal)' : 'not in recovery (no signal file)';
+  const mode =
+    s.recoveryMode === 'archive'
+      ? 'archive recovery (recovery.signal)'
+      : s.recoveryMode === 'standby'
+        ? 'standby mode (standby.signal)'
+        : 'not in recovery (no signal file)';
   const server = s.serverRunning ? `running, pid ${s.postmasterPid}` : 'not running';
   const rows: string[][] = [];
   const l = s.lastRestored;
   rows.push(['last restored', l ? `${l.file} at ${l.at} (${formatAge(l.ageSeconds)} ago${l.codec ? `, ${l.codec}` : ''})` : 'nothing yet']);
-  if (s.waiting) rows.push(['waiting for', s.waiting.running ? `${s.waiting.file} for ${formatAge(s.waiting.seconds)} (walwait pid ${s.waiting.pid})` : `${s.waiting.file}: walwait pid ${s.waiting.pid} is gone (since ${s.waiting.since})`]);
+  if (s.waiting)
+    rows.push([
+      'waiting for',
+      s.waiting.running
+        ? `${s.waiting.file} for ${formatAge(s.waiting.seconds)} (walwait pid ${s.waiting.pid})`
+        : `${s.waiting.file}: walwait pid ${s.waiting.pid} is gone (since ${s.waiting.since})`,
+    ]);
   if (s.lag) rows.push(['lag', `${plural(s.lag.segments, 'segment')} (${formatBytes(s.lag.bytes)}) behind ${s.lag.newestArchived}`]);
   const t = s.trigger;
   rows.push(['trigger', t ? `${t.path}: ${t.present ? `PRESENT (${t.mode})${t.stale ? `, stale: ${t.stale}` : ''}` : 'absent'}` : 'none configured']);
   if (s.lastTrigger) rows.push(['last trigger', `${s.lastTrigger.mode} at ${s.lastTrigger.at}: ${s.lastTrigger.outcome}`]);
   if (s.partialUsed) rows.push(['partial used', `${s.partialUsed.file} for ${s.partialUsed.for} at ${s.partialUsed.at}`]);
   const f = s.archiveFault;
-  if (f) rows.push(['archive', `UNREACHABLE since ${f.since}: ${f.message} (${plural(f.notFoundAnswers, 'call')} answered "not found"; PostgreSQL depends on streaming meanwhile)`]);
-  for (const c of s.timelineConflicts) rows.push(['timeline', `CONFLICT: timeline ${c.timeline} was taken by another server (${c.file} here differs from the archive's); walwait push refuses this server's WAL`]);
+  if (f)
+    rows.push([
+      'archive',
+      `UNREACHABLE since ${f.since}: ${f.message} (${plural(f.notFoundAnswers, 'call')} answered "not found"; PostgreSQL depends on streaming meanwhile)`,
+    ]);
+  for (const c of s.timelineConflicts)
+    rows.push([
+      'timeline',
+      `CONFLICT: timeline ${c.timeline} was taken by another server (${c.file} here differs from the archive's); walwait push refuses this server's WAL`,
+    ]);
   if (s.lastError) rows.push(['last error', `${s.lastError.message} (at ${s.lastError.at})`]);
   const p = s.prefetch;
   if (p) {
-    const staged = p.staged.length === 0 ? 'nothing staged' : `${plural(p.staged.length, 'segment')} staged (${p.staged[0]}${p.staged.length > 1 ? ` to ${p.staged[p.staged.length - 1]}` : ''})`;
-    rows.push(['prefetch', `${staged}, ${p.workerRunning ? 'worker running' : 'no worker'}${p.current ? '' : '; from an earlier run of the server, discarded at the next restore'}`]);
+    const staged =
+      p.staged.length === 0
+        ? 'nothing staged'
+        : `${plural(p.staged.length, 'segment')} staged (${p.staged[0]}${p.staged.length > 1 ? ` to ${p.staged[p.staged.length - 1]}` : ''})`;
+    rows.push([
+      'prefetch',
+      `${staged}, ${p.workerRunning ? 'worker running' : 'no worker'}${p.current ? '' : '; from an earlier run of the server, discarded at the next restore'}`,
+    ]);
   }
   return [`Standby    ${s.dataDir}: PostgreSQL ${s.major ?? '?'}, ${mode}, ${server}`, ...table(rows)];
 }
@@ -171,7 +237,11 @@ function family(name: string, help: string, samples: Sample[]): string[] {
   if (!samples.length) return [];
   const lines = [`# HELP walwait_${name} ${help}`, `# TYPE walwait_${name} gauge`];
   for (const s of samples) {
-    const labels = s.labels ? `{${Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : '';
+    const labels = s.labels
+      ? `{${Object.entries(s.labels)
+          .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+          .join(',')}}`
+      : '';
     lines.push(`walwait_${name}${labels} ${fmt(s.value)}`);
   }
   return lines;
@@ -186,17 +256,53 @@ export function renderPrometheus(r: StatusReport): string {
   if (a) {
     const per = (f: (t: TimelineSummary) => number): Sample[] => a.timelines.map((t) => ({ labels: { timeline: String(t.timeline) }, value: f(t) }));
     out.push(
-      ...family('archive_segments', 'Distinct WAL segments in the archive, per timeline.', per((t) => t.segments)),
-      ...family('archive_bytes', 'Bytes of the archived segment files (as stored), per timeline.', per((t) => t.bytes)),
-      ...family('archive_gaps', 'Segments missing between the first and the last archived segment, per timeline.', per((t) => t.missingSegments)),
-      ...family('archive_gap_ranges', 'Runs of consecutive missing segments, per timeline.', per((t) => t.gaps.length)),
-      ...family('archive_partial_files', 'Partial segments (pg_receivewal .partial), per timeline.', per((t) => t.partials.length)),
+      ...family(
+        'archive_segments',
+        'Distinct WAL segments in the archive, per timeline.',
+        per((t) => t.segments),
+      ),
+      ...family(
+        'archive_bytes',
+        'Bytes of the archived segment files (as stored), per timeline.',
+        per((t) => t.bytes),
+      ),
+      ...family(
+        'archive_gaps',
+        'Segments missing between the first and the last archived segment, per timeline.',
+        per((t) => t.missingSegments),
+      ),
+      ...family(
+        'archive_gap_ranges',
+        'Runs of consecutive missing segments, per timeline.',
+        per((t) => t.gaps.length),
+      ),
+      ...family(
+        'archive_partial_files',
+        'Partial segments (pg_receivewal .partial), per timeline.',
+        per((t) => t.partials.length),
+      ),
       ...family('archive_newest_timeline', 'The newest timeline in the archive.', one(a.newestTimeline)),
-      ...family('archive_newest_segment_number', 'Segment number (LSN / segment size) of the newest archived segment.', one(a.newestSegment ? segNo(a.newestSegment, a.segSize) : null)),
+      ...family(
+        'archive_newest_segment_number',
+        'Segment number (LSN / segment size) of the newest archived segment.',
+        one(a.newestSegment ? segNo(a.newestSegment, a.segSize) : null),
+      ),
       ...family('archive_wal_bytes', 'Bytes of all WAL files in the archive.', one(a.files.walBytes)),
-      ...family('slot_retained_bytes', 'Bytes of WAL an archive slot holds back behind the newest slot (0 once lost).', a.slots.map((s) => ({ labels: { slot: s.name }, value: s.retainedBytes }))),
-      ...family('slot_lost', '1 if --max-retained let cleanup pass the archive slot.', a.slots.map((s) => ({ labels: { slot: s.name }, value: s.lost ? 1 : 0 }))),
-      ...family('slot_updated_timestamp_seconds', 'When the archive slot last reported (Unix time).', a.slots.filter((s) => Number.isFinite(Date.parse(s.updated))).map((s) => ({ labels: { slot: s.name }, value: Date.parse(s.updated) / 1000 }))),
+      ...family(
+        'slot_retained_bytes',
+        'Bytes of WAL an archive slot holds back behind the newest slot (0 once lost).',
+        a.slots.map((s) => ({ labels: { slot: s.name }, value: s.retainedBytes })),
+      ),
+      ...family(
+        'slot_lost',
+        '1 if --max-retained let cleanup pass the archive slot.',
+        a.slots.map((s) => ({ labels: { slot: s.name }, value: s.lost ? 1 : 0 })),
+      ),
+      ...family(
+        'slot_updated_timestamp_seconds',
+        'When the archive slot last reported (Unix time).',
+        a.slots.filter((s) => Number.isFinite(Date.parse(s.updated))).map((s) => ({ labels: { slot: s.name }, value: Date.parse(s.updated) / 1000 })),
+      ),
       ...family('hold_active', 'Holds in place; while above 0 walwait cleanup removes nothing.', one(a.holds.length)),
     );
   }
@@ -206,7 +312,11 @@ export function renderPrometheus(r: StatusReport): string {
     const l = s.lastRestored;
     const waiting = s.waiting?.running ? s.waiting : null;
     out.push(
-      ...family('last_restored_segment_number', 'Segment number (LSN / segment size) of the last segment walwait restored.', one(l && segSize ? segNo(l.file, segSize) : null)),
+      ...family(
+        'last_restored_segment_number',
+        'Segment number (LSN / segment size) of the last segment walwait restored.',
+        one(l && segSize ? segNo(l.file, segSize) : null),
+      ),
       ...family('last_restored_timeline', 'Timeline of the last segment walwait restored.', one(l ? parseInt(l.file.slice(0, 8), 16) : null)),
       ...family('last_restored_timestamp_seconds', 'When walwait last restored a segment (Unix time).', one(l ? Date.parse(l.at) / 1000 : null)),
       ...family('waiting', '1 while a walwait process waits for a segment.', one(waiting ? 1 : 0)),
@@ -216,10 +326,26 @@ export function renderPrometheus(r: StatusReport): string {
       ...family('trigger_present', '1 if the trigger file exists.', one(s.trigger ? (s.trigger.present ? 1 : 0) : null)),
       ...family('in_recovery', '1 if recovery.signal or standby.signal is present.', one(s.recoveryMode ? 1 : 0)),
       ...family('archive_unreachable', '1 while walwait answers "not found" in standby mode because the archive cannot be read.', one(s.archiveFault ? 1 : 0)),
-      ...family('timeline_conflicts', 'History files in pg_wal that differ from the archived ones of the same name (another server took the timeline).', one(s.timelineConflicts.length)),
-      ...family('last_error_timestamp_seconds', 'When walwait last logged a retried error (Unix time).', one(s.lastError ? Date.parse(s.lastError.at) / 1000 : null)),
-      ...family('prefetch_staged_segments', 'Segments staged in the --prefetch spool for the running server (absent without a spool).', one(s.prefetch ? (s.prefetch.current ? s.prefetch.staged.length : 0) : null)),
-      ...family('prefetch_worker_running', '1 while a --prefetch worker holds the spool (absent without a spool).', one(s.prefetch ? (s.prefetch.workerRunning ? 1 : 0) : null)),
+      ...family(
+        'timeline_conflicts',
+        'History files in pg_wal that differ from the archived ones of the same name (another server took the timeline).',
+        one(s.timelineConflicts.length),
+      ),
+      ...family(
+        'last_error_timestamp_seconds',
+        'When walwait last logged a retried error (Unix time).',
+        one(s.lastError ? Date.parse(s.lastError.at) / 1000 : null),
+      ),
+      ...family(
+        'prefetch_staged_segments',
+        'Segments staged in the --prefetch spool for the running server (absent without a spool).',
+        one(s.prefetch ? (s.prefetch.current ? s.prefetch.staged.length : 0) : null),
+      ),
+      ...family(
+        'prefetch_worker_running',
+        '1 while a --prefetch worker holds the spool (absent without a spool).',
+        one(s.prefetch ? (s.prefetch.workerRunning ? 1 : 0) : null),
+      ),
     );
   }
   return `${out.join('\n')}\n`;

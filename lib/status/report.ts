@@ -13,18 +13,29 @@ async function archiveView(path: string, pathSource: ArchiveView['pathSource'], 
   let segSize = identity?.segSize;
   let segSizeSource: ArchiveView['segSizeSource'] = 'pg_control';
   if (segSize === undefined) {
-    segSize = await segmentSizeFromArchive(path, listing.entries.map((e) => e.name));
+    segSize = await segmentSizeFromArchive(
+      path,
+      listing.entries.map((e) => e.name),
+    );
     segSizeSource = segSize === undefined ? 'default' : 'archive';
   }
   segSize ??= DEFAULT_SEG_SIZE;
   const slots = await readSlotView(path, segSize).catch((err: unknown) => {
-    throw new WalwaitError('archive-unusable', `cannot read the slots and holds of ${path}: ${describeError(err)}`, 'check the permissions of the archive\'s .walwait directory');
+    throw new WalwaitError(
+      'archive-unusable',
+      `cannot read the slots and holds of ${path}: ${describeError(err)}`,
+      "check the permissions of the archive's .walwait directory",
+    );
   });
   return { path, pathSource, segSizeSource, ...summarizeArchive(listing, segSize), ...slots };
 }
 
 /** The standby side of a report: its data directory, what pg_control says, the trigger file. */
-export interface StandbyInputs { dataDir: string; identity: ClusterIdentity; trigger: string | undefined }
+export interface StandbyInputs {
+  dataDir: string;
+  identity: ClusterIdentity;
+  trigger: string | undefined;
+}
 
 /**
  * The status report (`walwait status --json`'s object). Without `standby` it is the archive
@@ -49,4 +60,3 @@ export async function statusReport(
   const standbyView = standby ? await readStandbyView(standby.dataDir, standby.identity, standby.trigger, archive, now) : null;
   return { version: 1, generatedAt: now.toISOString(), archiveError, archive, standby: standbyView };
 }
-

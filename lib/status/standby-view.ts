@@ -116,7 +116,13 @@ export function lagBehind(position: string, archive: ArchiveSummary): Lag | null
   return { newestArchived: newest, segments, bytes: segments * archive.segSize };
 }
 
-export async function readStandbyView(dataDir: string, identity: ClusterIdentity, triggerPath: string | undefined, archive: (ArchiveSummary & { path: string }) | null, now: Date): Promise<StandbyView> {
+export async function readStandbyView(
+  dataDir: string,
+  identity: ClusterIdentity,
+  triggerPath: string | undefined,
+  archive: (ArchiveSummary & { path: string }) | null,
+  now: Date,
+): Promise<StandbyView> {
   const state = await readState(dataDir);
   const pid = await postmasterPid(dataDir);
   const last = state?.lastRestored;
@@ -125,7 +131,12 @@ export async function readStandbyView(dataDir: string, identity: ClusterIdentity
   if (triggerPath !== undefined) {
     const found = await readTrigger(triggerPath).catch(() => undefined);
     const timeline = parseInt((waiting?.file ?? last?.file ?? '').slice(0, 8), 16) || identity.timeline || 1;
-    trigger = { path: triggerPath, present: found !== undefined, mode: found?.mode ?? null, stale: found ? (staleReason(found, { systemId: identity.systemId, timeline }) ?? null) : null };
+    trigger = {
+      path: triggerPath,
+      present: found !== undefined,
+      mode: found?.mode ?? null,
+      stale: found ? (staleReason(found, { systemId: identity.systemId, timeline }) ?? null) : null,
+    };
   }
   return {
     dataDir,
@@ -137,8 +148,12 @@ export async function readStandbyView(dataDir: string, identity: ClusterIdentity
     serverRunning: pid !== undefined && isAlive(pid),
     stateFile: join(dataDir, STATE_FILE),
     stateUpdated: state?.updated ?? null,
-    lastRestored: last ? { file: last.file, at: last.at, ageSeconds: seconds(last.at, now), bytes: last.bytes, waitedSeconds: last.waitedSeconds, codec: last.codec ?? null } : null,
-    waiting: waiting ? { file: waiting.file, since: waiting.since, seconds: seconds(waiting.since, now), pid: waiting.pid, running: isAlive(waiting.pid) } : null,
+    lastRestored: last
+      ? { file: last.file, at: last.at, ageSeconds: seconds(last.at, now), bytes: last.bytes, waitedSeconds: last.waitedSeconds, codec: last.codec ?? null }
+      : null,
+    waiting: waiting
+      ? { file: waiting.file, since: waiting.since, seconds: seconds(waiting.since, now), pid: waiting.pid, running: isAlive(waiting.pid) }
+      : null,
     trigger,
     lastTrigger: state?.trigger ?? null,
     partialUsed: state?.partialUsed ?? null,

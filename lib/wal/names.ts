@@ -32,9 +32,7 @@ export function parseWalName(name: string): WalName | undefined {
     const timeline = parseInt(history[1]!, 16);
     return timeline === 0 ? undefined : { name, kind: 'history', timeline };
   }
-  const kind: WalKind | undefined = SEGMENT_RE.test(name)
-    ? 'segment'
-    : BACKUP_RE.test(name) ? 'backup' : PARTIAL_RE.test(name) ? 'partial' : undefined;
+  const kind: WalKind | undefined = SEGMENT_RE.test(name) ? 'segment' : BACKUP_RE.test(name) ? 'backup' : PARTIAL_RE.test(name) ? 'partial' : undefined;
   if (kind === undefined) return undefined;
   const segment = name.slice(0, 24); // all three forms start with the segment name
   const timeline = parseInt(segment.slice(0, 8), 16);
@@ -49,9 +47,7 @@ const MAX_SEG_SIZE = 1024 * 1024 * 1024;
 
 /** initdb --wal-segsize accepts powers of two from 1 MiB to 1 GiB. */
 export function isValidSegmentSize(bytes: number): boolean {
-  return (
-    Number.isInteger(bytes) && bytes >= MIN_SEG_SIZE && bytes <= MAX_SEG_SIZE && (bytes & (bytes - 1)) === 0
-  );
+  return Number.isInteger(bytes) && bytes >= MIN_SEG_SIZE && bytes <= MAX_SEG_SIZE && (bytes & (bytes - 1)) === 0;
 }
 
 // The arithmetic below silently produces wrong names for a bad size, so refuse it.
@@ -99,7 +95,7 @@ export function formatLsn(lsn: bigint): string {
 export function parseLsn(text: string): bigint | undefined {
   const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text);
   if (!m) return undefined;
-  return (BigInt('0x' + m[1]!) << 32n) | BigInt('0x' + m[2]!);
+  return (BigInt(`0x${m[1]!}`) << 32n) | BigInt(`0x${m[2]!}`);
 }
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;

@@ -13,9 +13,7 @@ export const WAL_PAGE_MAGIC: Readonly<Record<number, number>> = Object.freeze({
   18: 0xd118,
 });
 
-const MAJOR_BY_MAGIC: ReadonlyMap<number, number> = new Map(
-  Object.entries(WAL_PAGE_MAGIC).map(([major, magic]) => [magic, Number(major)]),
-);
+const MAJOR_BY_MAGIC: ReadonlyMap<number, number> = new Map(Object.entries(WAL_PAGE_MAGIC).map(([major, magic]) => [magic, Number(major)]));
 
 /** The major whose WAL carries this magic, or undefined for an unknown one. */
 export function majorForMagic(magic: number): number | undefined {

@@ -16,9 +16,17 @@ export interface SegmentExpectation {
 }
 
 export type SegmentProblemCode =
-  | 'short-header' | 'bad-magic' | 'wrong-major' | 'not-long-header' | 'bad-segment-size'
-  | 'segment-size-mismatch' | 'block-size-mismatch' | 'wrong-position' | 'timeline-too-new'
-  | 'other-cluster' | 'wrong-size';
+  | 'short-header'
+  | 'bad-magic'
+  | 'wrong-major'
+  | 'not-long-header'
+  | 'bad-segment-size'
+  | 'segment-size-mismatch'
+  | 'block-size-mismatch'
+  | 'wrong-position'
+  | 'timeline-too-new'
+  | 'other-cluster'
+  | 'wrong-size';
 
 export interface SegmentProblem {
   code: SegmentProblemCode;
@@ -31,7 +39,7 @@ export const INCOMPLETE_CODES: ReadonlySet<SegmentProblemCode> = new Set(['short
 
 const problem = (code: SegmentProblemCode, message: string, hint: string): SegmentProblem => ({ code, message, hint });
 
-const hex4 = (n: number): string => '0x' + n.toString(16).toUpperCase().padStart(4, '0');
+const hex4 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(4, '0')}`;
 
 // Print the exact byte count when the human form alone could hide a difference.
 const size = (n: number): string => (formatBytes(n).endsWith(' B') || n % 1024 === 0 ? formatBytes(n) : `${formatBytes(n)} (${n} bytes)`);
@@ -46,12 +54,7 @@ const size = (n: number): string => (formatBytes(n).endsWith(' B') || n % 1024 =
  * a copy to finish; 'wrong-size' (the only state that waiting can cure, with
  * 'short-header') is reported only for a file that is otherwise right.
  */
-export function checkSegment(
-  name: WalName,
-  fileSize: number,
-  header: Uint8Array,
-  expect: SegmentExpectation,
-): SegmentProblem | undefined {
+export function checkSegment(name: WalName, fileSize: number, header: Uint8Array, expect: SegmentExpectation): SegmentProblem | undefined {
   if ((name.kind !== 'segment' && name.kind !== 'partial') || name.log === undefined || name.seg === undefined) {
     throw new TypeError(`checkSegment needs a segment or partial name, got ${name.kind} ${name.name}`);
   }
@@ -74,8 +77,7 @@ export function checkSegment(
     const known = expect.major !== undefined && WAL_PAGE_MAGIC[expect.major] === undefined;
     return problem(
       'bad-magic',
-      `${file} has unknown WAL page magic ${hex4(h.magic)}` +
-        (known ? ` (walwait does not know PostgreSQL ${expect.major}'s WAL format)` : ''),
+      `${file} has unknown WAL page magic ${hex4(h.magic)}${known ? ` (walwait does not know PostgreSQL ${expect.major}'s WAL format)` : ''}`,
       known
         ? 'upgrade walwait to a version that supports this PostgreSQL major'
         : 'the file is not a WAL segment or is corrupt: replace it with a good copy from the primary',

@@ -24,10 +24,14 @@ t.test('the final name appears only once the file is complete', async (t) => {
 t.test('announce: the temporary file exists before anything is produced', async (t) => {
   const dest = join(dir, 'b');
   let seen: boolean | undefined;
-  await writeAtomically(dest, async (tmp) => {
-    seen = existsSync(tmp);
-    writeFileSync(tmp, 'x');
-  }, { announce: true });
+  await writeAtomically(
+    dest,
+    async (tmp) => {
+      seen = existsSync(tmp);
+      writeFileSync(tmp, 'x');
+    },
+    { announce: true },
+  );
   t.equal(seen, true);
   let plain: boolean | undefined;
   await writeAtomically(join(dir, 'c'), async (tmp) => {
@@ -43,22 +47,28 @@ t.test('a failure leaves neither the final name nor the temporary, announced or 
     await t.rejects(writeAtomically(dest, async (tmp) => writeFileSync(tmp, 'short'), { announce, expectSize: 100 }));
     t.notOk(existsSync(dest));
   }
-  t.same(readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+  t.same(
+    readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+    [],
+  );
 });
 
-t.test('copyAtomically copies into a new file (COPYFILE_EXCL, as bin/walwait\'s early copy does), and replaces one a dead process of this pid left', async (t) => {
-  t.ok(COPY_FLAGS & constants.COPYFILE_EXCL, 'EXCL: libuv does not truncate the new file, so ext4 does not write it out at close')
-  t.ok(COPY_FLAGS & constants.COPYFILE_FICLONE, 'a reflink where the filesystem has them')
-  const bin = readFileSync(new URL('../../bin/walwait', import.meta.url), 'utf8')
-  t.match(bin, 'fs.copyFile(early.src, early.tmp, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL,', 'bin/walwait copies with the same flags')
-  const src = join(dir, 'src')
-  writeFileSync(src, 'segment bytes')
-  const dest = join(dir, 'copied')
-  writeFileSync(temporaryNameFor(dest), 'left by a process that died')
-  t.equal(await copyAtomically(src, dest), 13)
-  t.equal(readFileSync(dest, 'utf8'), 'segment bytes')
-  t.notOk(existsSync(temporaryNameFor(dest)), 'no temporary left')
-  const announced = join(dir, 'announced')
-  t.equal(await copyAtomically(src, announced, { announce: true }), 13, 'announced: the empty temporary file is overwritten')
-  t.equal(readFileSync(announced, 'utf8'), 'segment bytes')
-})
+t.test(
+  "copyAtomically copies into a new file (COPYFILE_EXCL, as bin/walwait's early copy does), and replaces one a dead process of this pid left",
+  async (t) => {
+    t.ok(COPY_FLAGS & constants.COPYFILE_EXCL, 'EXCL: libuv does not truncate the new file, so ext4 does not write it out at close');
+    t.ok(COPY_FLAGS & constants.COPYFILE_FICLONE, 'a reflink where the filesystem has them');
+    const bin = readFileSync(new URL('../../bin/walwait', import.meta.url), 'utf8');
+    t.match(bin, 'fs.copyFile(early.src, early.tmp, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL,', 'bin/walwait copies with the same flags');
+    const src = join(dir, 'src');
+    writeFileSync(src, 'segment bytes');
+    const dest = join(dir, 'copied');
+    writeFileSync(temporaryNameFor(dest), 'left by a process that died');
+    t.equal(await copyAtomically(src, dest), 13);
+    t.equal(readFileSync(dest, 'utf8'), 'segment bytes');
+    t.notOk(existsSync(temporaryNameFor(dest)), 'no temporary left');
+    const announced = join(dir, 'announced');
+    t.equal(await copyAtomically(src, announced, { announce: true }), 13, 'announced: the empty temporary file is overwritten');
+    t.equal(readFileSync(announced, 'utf8'), 'segment bytes');
+  },
+);

@@ -11,72 +11,77 @@
 // differs. The end of the measurement is a condition, not a sleep: pg_last_wal_replay_lsn() on
 // the hot standby has reached the primary's insert position after the load (polled every 20 ms
 // over one connection), after which the standby is stopped (immediate) and removed.
-import { rm } from 'node:fs/promises'
-import { Cluster, makeTempDir, run, tailLines } from '../harness/postgres.js'
-import { PG_MAJOR, SEG_BYTES, killStrays } from './proc.js'
-import type { WalSet } from './wal-load.js'
+import { rm } from 'node:fs/promises';
+import { Cluster, makeTempDir, run, tailLines } from '../harness/postgres.js';
+import { PG_MAJOR, SEG_BYTES, killStrays } from './proc.js';
+import type { WalSet } from './wal-load.js';
 
-const POLL_MS = 20
-const TIMEOUT_MS = 600_000
+const POLL_MS = 20;
+const TIMEOUT_MS = 600_000;
 
 async function waitReplayed(server: Cluster, lsn: string): Promise<void> {
-  const deadline = performance.now() + TIMEOUT_MS
-  let client: ReturnType<Cluster['client']> | undefined
-  let lastError = ''
+  const deadline = performance.now() + TIMEOUT_MS;
+  let client: ReturnType<Cluster['client']> | undefined;
+  let lastError = '';
   try {
     for (;;) {
-      if (performance.now() > deadline) throw new Error(`standby did not replay up to ${lsn} within ${TIMEOUT_MS / 1000} s (${lastError})`)
+      if (performance.now() > deadline) throw new Error(`standby did not replay up to ${lsn} within ${TIMEOUT_MS / 1000} s (${lastError})`);
       try {
         if (!client) {
-          const c = server.client({ connectionTimeoutMillis: 2_000 })
+          const c = server.client({ connectionTimeoutMillis: 2_000 });
           await c.connect().catch(async (e: unknown) => {
-            await c.end().catch(() => undefined)
-            throw e
-          })
-          client = c
+            await c.end().catch(() => undefined);
+            throw e;
+          });
+          client = c;
         }
-        const r = await client.query<{ done: boolean }>('SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false) AS done', [lsn])
-        if (r.rows[0]?.done) return
+        const r = await client.query<{ done: boolean }>('SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false) AS done', [lsn]);
+        if (r.rows[0]?.done) return;
       } catch (e) {
         // Not consistent yet ("the database system is starting up"), or the server died.
-        lastError = (e as Error).message
-        await client?.end().catch(() => undefined)
-        client = undefined
+        lastError = (e as Error).message;
+        await client?.end().catch(() => undefined);
+        client = undefined;
         if (!server.isRunning()) {
-          const why = server.serverLog().split('\n').filter((l) => /\b(FATAL|PANIC):/.test(l) && !l.includes('is starting up')).pop()
-          throw new Error(`standby stopped during catch-up: ${why ?? '?'}\n${tailLines(server.serverLog(), 30)}`)
+          const why = server
+            .serverLog()
+            .split('\n')
+            .filter((l) => /\b(FATAL|PANIC):/.test(l) && !l.includes('is starting up'))
+            .pop();
+          throw new Error(`standby stopped during catch-up: ${why ?? '?'}\n${tailLines(server.serverLog(), 30)}`);
         }
       }
-      await new Promise((r) => setTimeout(r, POLL_MS))
+      await new Promise((r) => setTimeout(r, POLL_MS));
     }
   } finally {
-    await client?.end().catch(() => undefined)
+    await client?.end().catch(() => undefined);
   }
 }
 
 /** Seconds from start until the standby has replayed all of `wal`, with `restoreCommand`. */
 export async function catchUpOnce(wal: WalSet, restoreCommand: string, label: string): Promise<number> {
-  const dir = await makeTempDir(`bench-standby-${label}`)
-  const server = Cluster.fromDataDir({ major: PG_MAJOR, dir, segSizeMb: SEG_BYTES / 2 ** 20 })
+  const dir = await makeTempDir(`bench-standby-${label}`);
+  const server = Cluster.fromDataDir({ major: PG_MAJOR, dir, segSizeMb: SEG_BYTES / 2 ** 20 });
   try {
     // cp -a as the copy: keeps the server user's ownership and the modes PostgreSQL insists on.
-    const cp = await run('cp', ['-a', wal.backupData, server.dataDir], { asRunUser: false })
-    if (cp.code !== 0) throw new Error(`cp -a ${wal.backupData}: ${cp.stderr}`)
-    await server.setSettings({ unix_socket_directories: dir })
-    await server.makeStandby({ restoreCommand, signal: 'standby', settings: { recovery_prefetch: false } })
-    const t0 = performance.now()
-    await server.start({ wait: false })
-    await waitReplayed(server, wal.targetLsn)
-    const seconds = (performance.now() - t0) / 1000
-    await server.stop('immediate')
+    const cp = await run('cp', ['-a', wal.backupData, server.dataDir], { asRunUser: false });
+    if (cp.code !== 0) throw new Error(`cp -a ${wal.backupData}: ${cp.stderr}`);
+    await server.setSettings({ unix_socket_directories: dir });
+    await server.makeStandby({ restoreCommand, signal: 'standby', settings: { recovery_prefetch: false } });
+    const t0 = performance.now();
+    await server.start({ wait: false });
+    await waitReplayed(server, wal.targetLsn);
+    const seconds = (performance.now() - t0) / 1000;
+    await server.stop('immediate');
     // Every segment must have come through restore_command (none from pg_wal), or the figure lies.
-    const restored = new Set([...server.serverLog().matchAll(/restored log file "([0-9A-F]{24})" from archive/g)].map((m) => m[1]))
-    const missing = wal.segments.filter((s) => !restored.has(s))
-    if (missing.length) throw new Error(`${label}: ${missing.length} segments were not restored by restore_command (${missing[0]}…):\n${tailLines(server.serverLog(), 20)}`)
-    return seconds
+    const restored = new Set([...server.serverLog().matchAll(/restored log file "([0-9A-F]{24})" from archive/g)].map((m) => m[1]));
+    const missing = wal.segments.filter((s) => !restored.has(s));
+    if (missing.length)
+      throw new Error(`${label}: ${missing.length} segments were not restored by restore_command (${missing[0]}…):\n${tailLines(server.serverLog(), 20)}`);
+    return seconds;
   } finally {
-    await server.stop('immediate').catch(() => undefined)
-    killStrays(dir)
-    await rm(dir, { recursive: true, force: true }) // a few hundred MiB of restored WAL per run
+    await server.stop('immediate').catch(() => undefined);
+    killStrays(dir);
+    await rm(dir, { recursive: true, force: true }); // a few hundred MiB of restored WAL per run
   }
 }

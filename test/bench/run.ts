@@ -9,22 +9,22 @@
 // Everything lives in the harness's temp dirs; servers, `walwait serve` and temp dirs are
 // removed at the end, also on errors and on SIGINT/SIGTERM. As root, PostgreSQL and therefore
 // its restore_command run as `nobody`, like the end-to-end tests.
-import { writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { cleanupTempDirs, makeTempDir, stopAllClusters } from '../harness/postgres.js'
-import { busyPercent, machineHeader } from './machine.js'
-import { microStandby } from './micro-standby.js'
-import { catchUpRows } from './rows/catchup.js'
-import { copyRow } from './rows/copy.js'
-import { httpRestoreRow } from './rows/http.js'
-import { memoryRows } from './rows/memory.js'
-import { restorePresentRow } from './rows/restore-present.js'
-import { wakeUpRow } from './rows/wakeup.js'
-import { renderTable, type Row } from './table.js'
-import { generateWal, type WalSet } from './wal-load.js'
-import { detectFeatures, startServe, writeTokenFile, type Serve } from './walwait-cli.js'
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { cleanupTempDirs, makeTempDir, stopAllClusters } from '../harness/postgres.js';
+import { busyPercent, machineHeader } from './machine.js';
+import { microStandby } from './micro-standby.js';
+import { catchUpRows } from './rows/catchup.js';
+import { copyRow } from './rows/copy.js';
+import { httpRestoreRow } from './rows/http.js';
+import { memoryRows } from './rows/memory.js';
+import { restorePresentRow } from './rows/restore-present.js';
+import { wakeUpRow } from './rows/wakeup.js';
+import { renderTable, type Row } from './table.js';
+import { generateWal, type WalSet } from './wal-load.js';
+import { detectFeatures, startServe, writeTokenFile, type Serve } from './walwait-cli.js';
 
-const QUICK = process.env.BENCH_QUICK === '1'
+const QUICK = process.env.BENCH_QUICK === '1';
 
 /**
  * Runs per figure. Full: what the issue asks (≥15 micro runs, ≥5 polling runs, catch-ups of ≥32
@@ -35,104 +35,104 @@ const QUICK = process.env.BENCH_QUICK === '1'
  */
 const RUNS = QUICK
   ? { restore: 5, wake: 5, poll: 3, rss: 3, copy: 5, http: 5, segments: 8, scale: 1, catchUp: 1 }
-  : { restore: 40, wake: 15, poll: 5, rss: 5, copy: 15, http: 15, segments: 32, scale: 2, catchUp: 7 }
+  : { restore: 40, wake: 15, poll: 5, rss: 5, copy: 15, http: 15, segments: 32, scale: 2, catchUp: 7 };
 
-const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`)
+const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 
-let failed = false
+let failed = false;
 /** Set on SIGINT/SIGTERM: what fails afterwards fails because we are tearing everything down. */
-let stopping = false
+let stopping = false;
 
 /** One row's failure is reported in the table and does not cost the others. */
 async function guarded(id: string, what: string, fn: () => Promise<Row | Row[]>): Promise<Row[]> {
-  const t0 = performance.now()
-  log(`${id}: ${what}…`)
+  const t0 = performance.now();
+  log(`${id}: ${what}…`);
   try {
-    const r = await fn()
-    log(`${id}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-    return Array.isArray(r) ? r : [r]
+    const r = await fn();
+    log(`${id}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return Array.isArray(r) ? r : [r];
   } catch (e) {
-    failed = true
-    if (stopping) return []
-    log(`${id}: FAILED: ${(e as Error).stack ?? String(e)}`)
-    const msg = (e as Error).message.split('\n')[0]!.slice(0, 160)
-    return [{ id, what, walwait: `error: ${msg}`, reference: '—', result: '—', target: '—', n: '—' }]
+    failed = true;
+    if (stopping) return [];
+    log(`${id}: FAILED: ${(e as Error).stack ?? String(e)}`);
+    const msg = (e as Error).message.split('\n')[0]!.slice(0, 160);
+    return [{ id, what, walwait: `error: ${msg}`, reference: '—', result: '—', target: '—', n: '—' }];
   }
 }
 
 async function cleanup(): Promise<void> {
-  stopAllClusters()
-  await cleanupTempDirs()
+  stopAllClusters();
+  await cleanupTempDirs();
 }
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
-    stopping = true
-    log(`${sig}: stopping servers and removing temp dirs`)
-    void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143))
-  })
+    stopping = true;
+    log(`${sig}: stopping servers and removing temp dirs`);
+    void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  });
 }
 
 async function main(): Promise<void> {
-  const t0 = performance.now()
-  const features = detectFeatures()
+  const t0 = performance.now();
+  const features = detectFeatures();
   // Other work on the machine is the main source of noise: measured before and after, and shown.
-  const busyBefore = await busyPercent(2_000)
-  const header = machineHeader({ tmp: tmpdir(), features, quick: QUICK })
-  const rows: Row[] = []
-  let walDescription = ''
-  let serve: Serve | undefined
+  const busyBefore = await busyPercent(2_000);
+  const header = machineHeader({ tmp: tmpdir(), features, quick: QUICK });
+  const rows: Row[] = [];
+  let walDescription = '';
+  let serve: Serve | undefined;
   try {
     // The WAL first: the single-process rows restore one of its real 16 MiB segments. The
     // primary is stopped once it is generated, so they run with no server busy.
-    let wal: WalSet | undefined
+    let wal: WalSet | undefined;
     const walRows = await guarded('3', 'generating real WAL (PostgreSQL 18, pgbench-like load)', async () => {
-      wal = await generateWal({ segments: RUNS.segments, scale: RUNS.scale, log })
-      walDescription = wal.description
-      return []
-    })
+      wal = await generateWal({ segments: RUNS.segments, scale: RUNS.scale, log });
+      walDescription = wal.description;
+      return [];
+    });
     if (!wal) {
-      rows.push(...walRows)
+      rows.push(...walRows);
     } else {
-      const w = wal
-      const sb = await microStandby(w)
-      let nodeMs = Number.NaN // node -e 0's start-up: the yardstick of the catch-up target
+      const w = wal;
+      const sb = await microStandby(w);
+      let nodeMs = Number.NaN; // node -e 0's start-up: the yardstick of the catch-up target
       rows.push(
         ...(await guarded('1', 'restore of a present segment', async () => {
-          const r = await restorePresentRow(sb, RUNS.restore)
-          nodeMs = r.node.median
-          return r.row
+          const r = await restorePresentRow(sb, RUNS.restore);
+          nodeMs = r.node.median;
+          return r.row;
         })),
-      )
-      rows.push(...(await guarded('2', 'wake-up', () => wakeUpRow(sb, RUNS.wake, RUNS.poll))))
-      rows.push(...(await guarded('5', 'peak memory', () => memoryRows(sb, RUNS.rss))))
-      rows.push(...(await guarded('6', 'copy primitives', () => copyRow(sb, RUNS.copy))))
-      rows.push(...(await guarded('7a', 'HTTP restore', () => httpRestoreRow(sb, RUNS.http, features))))
+      );
+      rows.push(...(await guarded('2', 'wake-up', () => wakeUpRow(sb, RUNS.wake, RUNS.poll))));
+      rows.push(...(await guarded('5', 'peak memory', () => memoryRows(sb, RUNS.rss))));
+      rows.push(...(await guarded('6', 'copy primitives', () => copyRow(sb, RUNS.copy))));
+      rows.push(...(await guarded('7a', 'HTTP restore', () => httpRestoreRow(sb, RUNS.http, features))));
       rows.push(
         ...(await guarded('3', 'catch-ups', async () => {
-          let http: { url: string; tokenFile: string } | { error: string } | undefined
+          let http: { url: string; tokenFile: string } | { error: string } | undefined;
           if (features.serve) {
             try {
-              const tokenFile = await writeTokenFile(await makeTempDir('bench-token'))
-              serve = await startServe(w.archive, tokenFile, tmpdir())
-              http = { url: serve.url, tokenFile }
+              const tokenFile = await writeTokenFile(await makeTempDir('bench-token'));
+              serve = await startServe(w.archive, tokenFile, tmpdir());
+              http = { url: serve.url, tokenFile };
             } catch (e) {
-              http = { error: `walwait serve: ${(e as Error).message.split('\n')[0]}` }
+              http = { error: `walwait serve: ${(e as Error).message.split('\n')[0]}` };
             }
           }
-          const r = await catchUpRows({ wal: w, runs: RUNS.catchUp, features, nodeMs, http }, log)
-          if (r.failed) failed = true
-          return r.rows
+          const r = await catchUpRows({ wal: w, runs: RUNS.catchUp, features, nodeMs, http }, log);
+          if (r.failed) failed = true;
+          return r.rows;
         })),
-      )
+      );
     }
   } finally {
-    await serve?.stop()
-    await cleanup()
+    await serve?.stop();
+    await cleanup();
   }
-  const busyAfter = await busyPercent(2_000)
+  const busyAfter = await busyPercent(2_000);
 
-  rows.sort((a, b) => Number.parseInt(a.id, 10) - Number.parseInt(b.id, 10)) // stable: 7a before 7b
+  rows.sort((a, b) => Number.parseInt(a.id, 10) - Number.parseInt(b.id, 10)); // stable: 7a before 7b
   const text = [
     `# walwait benchmark`,
     '',
@@ -148,15 +148,15 @@ async function main(): Promise<void> {
       'Catch-up: wall time from `pg_ctl start` of a hot standby (recovery_prefetch = off) until pg_last_wal_replay_lsn() reaches the end of the archived WAL; ' +
       'per-segment figures are (walwait − reference) / N.',
     '',
-  ].join('\n')
-  process.stdout.write(text)
-  writeFileSync('bench-results.md', text)
-  log('table written to bench-results.md')
-  if (failed) process.exitCode = 1
+  ].join('\n');
+  process.stdout.write(text);
+  writeFileSync('bench-results.md', text);
+  log('table written to bench-results.md');
+  if (failed) process.exitCode = 1;
 }
 
 main().catch(async (e: unknown) => {
-  log(`FAILED: ${(e as Error).stack ?? String(e)}`)
-  await cleanup().catch(() => undefined)
-  process.exitCode = 1
-})
+  log(`FAILED: ${(e as Error).stack ?? String(e)}`);
+  await cleanup().catch(() => undefined);
+  process.exitCode = 1;
+});

@@ -14,7 +14,11 @@ const setupFor = async (archive: string | undefined) => {
 
 t.test('the archive is readable', async (t) => {
   t.match(await checkArchiveReadable((await setupFor(undefined)).setup), { status: 'fail', message: /no archive directory/, fix: /--archive DIR/ });
-  t.match(await checkArchiveReadable((await setupFor('/nonexistent/wal')).setup), { status: 'fail', message: /cannot be read: .*ENOENT/, fix: /create it, mount it/ });
+  t.match(await checkArchiveReadable((await setupFor('/nonexistent/wal')).setup), {
+    status: 'fail',
+    message: /cannot be read: .*ENOENT/,
+    fix: /create it, mount it/,
+  });
   const file = join(tempDir(t, 'walwait-check-'), 'plain-file');
   writeFileSync(file, '');
   t.match(await checkArchiveReadable((await setupFor(file)).setup), { status: 'fail', message: /is not a directory/ });
@@ -23,16 +27,23 @@ t.test('the archive is readable', async (t) => {
   t.match(await checkArchiveReadable(setup), { status: 'pass', message: /from restore_command\) is readable \(0 entries\)/ });
 });
 
-t.test('the server user must be able to read it (mode bits)', { skip: process.getuid?.() !== 0 && 'needs root, to own the data directory as another user' }, async (t) => {
-  const { s, setup } = await setupFor('../archive');
-  const { chownSync } = await import('node:fs');
-  chownSync(s.data, 65534, 65534); // the data directory's owner is the server's user
-  chmodSync(s.archive, 0o700);
-  t.match(await checkArchiveReadable(setup), { status: 'warn', message: /not by the server's user \(uid 65534\)/ });
-});
+t.test(
+  'the server user must be able to read it (mode bits)',
+  { skip: process.getuid?.() !== 0 && 'needs root, to own the data directory as another user' },
+  async (t) => {
+    const { s, setup } = await setupFor('../archive');
+    const { chownSync } = await import('node:fs');
+    chownSync(s.data, 65534, 65534); // the data directory's owner is the server's user
+    chmodSync(s.archive, 0o700);
+    t.match(await checkArchiveReadable(setup), { status: 'warn', message: /not by the server's user \(uid 65534\)/ });
+  },
+);
 
 t.test('newest segment: chosen by position, then timeline', async (t) => {
-  t.equal(newestSegment(['000000010000000000000003', '000000020000000000000002', '000000010000000000000004.zst', 'x.tmp', '00000002.history'])?.file, '000000010000000000000004.zst');
+  t.equal(
+    newestSegment(['000000010000000000000003', '000000020000000000000002', '000000010000000000000004.zst', 'x.tmp', '00000002.history'])?.file,
+    '000000010000000000000004.zst',
+  );
   t.equal(newestSegment(['000000010000000000000004', '000000020000000000000004.gz'])?.file, '000000020000000000000004.gz');
   t.equal(newestSegment(['000000010000000000000004.gz', '000000010000000000000004'])?.file, '000000010000000000000004', 'plain over compressed');
   t.equal(newestSegment(['00000002.history']), undefined);
@@ -57,13 +68,20 @@ t.test('a foreign or half-written newest segment', async (t) => {
   t.match(await checkNewestSegment(half.setup), { status: 'warn', message: /still being written, or truncated/ });
 });
 
-for (const [codec, ext] of [['gzip', '.gz'], ['zstd', '.zst'], ['lz4', '.lz4']] as const) {
+for (const [codec, ext] of [
+  ['gzip', '.gz'],
+  ['zstd', '.zst'],
+  ['lz4', '.lz4'],
+] as const) {
   t.test(`compressed newest segment (${codec}): only its header is needed`, async (t) => {
     for (const foreign of [false, true]) {
       const { s, setup } = await setupFor('../archive');
       s.put(`${SEGMENT}.src`, segmentBytes({ foreign }), s.root);
       await compressFile(join(s.root, `${SEGMENT}.src`), join(s.archive, SEGMENT + ext), codec);
-      t.match(await checkNewestSegment(setup), foreign ? { status: 'fail', message: /from another cluster/ } : { status: 'pass', message: `${SEGMENT}${ext} is from this cluster` });
+      t.match(
+        await checkNewestSegment(setup),
+        foreign ? { status: 'fail', message: /from another cluster/ } : { status: 'pass', message: `${SEGMENT}${ext} is from this cluster` },
+      );
     }
     const { s, setup } = await setupFor('../archive');
     writeFileSync(join(s.archive, SEGMENT + ext), 'not compressed at all');

@@ -38,8 +38,14 @@ t.test('restore_command', async (t) => {
   t.match(checkRestoreCommand(await readSetup(standby('').data, opts())), { status: 'fail', message: /not set/, fix: /restore_command = 'walwait %f %p/ });
   t.match(checkRestoreCommand(await readSetup(standby("restore_command = 'cp /mnt/%f %p'").data, opts())), { status: 'warn', message: /does not run walwait/ });
   t.match(checkRestoreCommand(await readSetup(standby("restore_command = 'walwait %f -a /x'").data, opts())), { status: 'fail', message: /%f and %p/ });
-  t.match(checkRestoreCommand(await readSetup(standby("restore_command = 'walwait %f %p --mode sometimes'").data, opts())), { status: 'fail', message: /exit 200.*"sometimes"/ });
-  t.match(checkRestoreCommand(await readSetup(standby("restore_command = '/nowhere/bin/walwait %f %p'").data, opts())), { status: 'fail', message: /not an executable/ });
+  t.match(checkRestoreCommand(await readSetup(standby("restore_command = 'walwait %f %p --mode sometimes'").data, opts())), {
+    status: 'fail',
+    message: /exit 200.*"sometimes"/,
+  });
+  t.match(checkRestoreCommand(await readSetup(standby("restore_command = '/nowhere/bin/walwait %f %p'").data, opts())), {
+    status: 'fail',
+    message: /not an executable/,
+  });
   const good = await readSetup(standby(RC).data, opts());
   t.match(checkRestoreCommand(good), { status: 'pass' });
   t.match(good.archive, { value: '/mnt/wal', from: 'restore_command' });
@@ -56,7 +62,11 @@ t.test('a --config file named in restore_command', async (t) => {
 
 t.test('recovery_prefetch', async (t) => {
   const on = standby(`${RC}recovery_prefetch = on\n`);
-  t.match(checkPrefetch(await readSetup(on.data, opts())), { status: 'fail', message: /recovery_prefetch = on on PostgreSQL 18/, fix: /recovery_prefetch = off/ });
+  t.match(checkPrefetch(await readSetup(on.data, opts())), {
+    status: 'fail',
+    message: /recovery_prefetch = on on PostgreSQL 18/,
+    fix: /recovery_prefetch = off/,
+  });
   const byDefault = standby(RC);
   t.match(checkPrefetch(await readSetup(byDefault.data, opts())), { status: 'fail', message: /try \(the default\)/ });
   writeFileSync(join(byDefault.data, 'postgresql.auto.conf'), "recovery_prefetch = 'off'\n");

@@ -26,10 +26,22 @@ t.test('a correct setup passes every check and exits 0', async (t) => {
   const r = await s.check();
   t.equal(r.code, 0, r.stdout + r.stderr);
   const lines = r.stdout.trim().split('\n');
-  t.same(lines.map((l) => l.split(':')[0]), [
-    'PASS  data directory', 'PASS  signal file', 'PASS  restore_command', 'PASS  recovery_prefetch', 'PASS  archive',
-    'PASS  archived WAL', 'PASS  timelines', 'PASS  trigger directory', 'PASS  trigger', 'PASS  recovery_end_command', '0 failed, 0 warnings, 10 passed',
-  ]);
+  t.same(
+    lines.map((l) => l.split(':')[0]),
+    [
+      'PASS  data directory',
+      'PASS  signal file',
+      'PASS  restore_command',
+      'PASS  recovery_prefetch',
+      'PASS  archive',
+      'PASS  archived WAL',
+      'PASS  timelines',
+      'PASS  trigger directory',
+      'PASS  trigger',
+      'PASS  recovery_end_command',
+      '0 failed, 0 warnings, 10 passed',
+    ],
+  );
   t.match(r.stdout, `PASS  archived WAL: newest ${SEGMENT} is from this cluster`);
   t.equal(r.stderr, '', 'nothing on stderr');
 });
@@ -48,7 +60,10 @@ t.test('--mode archive with standby.signal warns (exit 0); prefetch on in archiv
   t.match(warned.stdout, /^WARN {2}signal file: --mode archive/m);
   const prefetch = await standby(GOOD_CONF.replace('recovery_prefetch = off', 'recovery_prefetch = try')).check();
   t.equal(prefetch.code, 1);
-  t.match(prefetch.stdout, /^FAIL {2}recovery_prefetch: recovery_prefetch = try on PostgreSQL 18: .*\n {2}fix: recovery_prefetch = off in postgresql.conf, then pg_ctl reload$/m);
+  t.match(
+    prefetch.stdout,
+    /^FAIL {2}recovery_prefetch: recovery_prefetch = try on PostgreSQL 18: .*\n {2}fix: recovery_prefetch = off in postgresql.conf, then pg_ctl reload$/m,
+  );
 });
 
 t.test('--json', async (t) => {
@@ -58,8 +73,14 @@ t.test('--json', async (t) => {
   const report = JSON.parse(r.stdout) as { dataDir: string; status: string; checks: { name: string; status: string; fix?: string }[] };
   t.equal(report.dataDir, s.data);
   t.equal(report.status, 'fail');
-  t.match(report.checks.find((c) => c.name === 'restore_command'), { status: 'fail', fix: /restore_command = 'walwait %f %p/ });
-  t.match(report.checks.find((c) => c.name === 'archive'), { status: 'fail', message: /no archive directory/ });
+  t.match(
+    report.checks.find((c) => c.name === 'restore_command'),
+    { status: 'fail', fix: /restore_command = 'walwait %f %p/ },
+  );
+  t.match(
+    report.checks.find((c) => c.name === 'archive'),
+    { status: 'fail', message: /no archive directory/ },
+  );
 });
 
 t.test('walwait.json in the data directory supplies the archive and the trigger', async (t) => {

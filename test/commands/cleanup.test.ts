@@ -11,14 +11,17 @@ import { runWalwait, WALWAIT_BIN } from '../harness/walwait-process.js';
 import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
 
 const DIST_LOCK = join(WALWAIT_BIN, '..', '..', 'dist', 'archive', 'lock.js');
-const seg = (tli: number, n: number): string => tli.toString(16).toUpperCase().padStart(8, '0') + '00000000' + n.toString(16).toUpperCase().padStart(8, '0');
+const seg = (tli: number, n: number): string => `${tli.toString(16).toUpperCase().padStart(8, '0')}00000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
 
 function setup() {
   const s = fakeStandby();
   const touch = (...names: string[]): void => {
     for (const n of names) writeFileSync(join(s.archive, n), 'x');
   };
-  const ls = (): string[] => readdirSync(s.archive).filter((f) => f !== '.walwait').sort();
+  const ls = (): string[] =>
+    readdirSync(s.archive)
+      .filter((f) => f !== '.walwait')
+      .sort();
   const run = (args: string[], env?: Record<string, string>) => runWalwait(args, { cwd: s.data, ...(env ? { env } : {}) }).done;
   const cleanup = (restart: string, ...extra: string[]) => run(['cleanup', restart, '-a', s.archive, ...extra]);
   const slotCmd = (...args: string[]) => run(['slot', ...args, '-a', s.archive]);
@@ -27,7 +30,18 @@ function setup() {
 
 t.test('pg_archivecleanup semantics; dry run; non-WAL files untouched', async (t) => {
   const s = setup();
-  const wal = [seg(1, 1), seg(1, 2), `${seg(1, 2)}.partial`, seg(2, 3), `${seg(1, 3)}.gz`, `${seg(1, 3)}.zst`, seg(2, 4), seg(2, 5), `${seg(1, 1)}.00000028.backup`, '00000002.history'];
+  const wal = [
+    seg(1, 1),
+    seg(1, 2),
+    `${seg(1, 2)}.partial`,
+    seg(2, 3),
+    `${seg(1, 3)}.gz`,
+    `${seg(1, 3)}.zst`,
+    seg(2, 4),
+    seg(2, 5),
+    `${seg(1, 1)}.00000028.backup`,
+    '00000002.history',
+  ];
   const other = ['README', `.${seg(1, 1)}.walwait-99.tmp`, `${seg(1, 1)}.tmp`, `${seg(1, 1)}.shipping`];
   s.touch(...wal, ...other);
   mkdirSync(join(s.archive, '.walwait'));
@@ -37,7 +51,11 @@ t.test('pg_archivecleanup semantics; dry run; non-WAL files untouched', async (t
   const dry = await s.cleanup(seg(2, 4), '--dry-run');
   t.equal(dry.code, 0, dry.stderr);
   const gone = [seg(1, 1), seg(1, 2), `${seg(1, 2)}.partial`, seg(2, 3), `${seg(1, 3)}.gz`, `${seg(1, 3)}.zst`].sort();
-  t.same(dry.stdout.trim().split('\n'), gone.map((f) => join(s.archive, f)), 'dry run: one line per file that would go');
+  t.same(
+    dry.stdout.trim().split('\n'),
+    gone.map((f) => join(s.archive, f)),
+    'dry run: one line per file that would go',
+  );
   t.same(s.ls(), before, 'dry run removes nothing');
   t.match(dry.stderr, /dry run: would remove 6 WAL files before/);
   t.notOk(existsSync(join(s.archive, '.walwait', 'slots')), 'and records nothing');
@@ -45,7 +63,11 @@ t.test('pg_archivecleanup semantics; dry run; non-WAL files untouched', async (t
   const real = await s.cleanup(`${seg(3, 4)}.00000060.backup`);
   t.equal(real.code, 0, real.stderr);
   t.equal(real.stdout, '', 'nothing on stdout');
-  t.same(s.ls(), before.filter((f) => !gone.includes(f)), 'timeline ignored; .backup, .history and non-WAL names stay');
+  t.same(
+    s.ls(),
+    before.filter((f) => !gone.includes(f)),
+    'timeline ignored; .backup, .history and non-WAL names stay',
+  );
   t.equal(readFileSync(join(s.archive, '.walwait', seg(1, 1)), 'utf8'), 'not WAL');
 
   t.equal((await s.cleanup('000000000000000000000000')).code, 0, 'all zeros: nothing to do');
@@ -58,7 +80,14 @@ t.test('pg_archivecleanup semantics; dry run; non-WAL files untouched', async (t
 t.test('bad usage exits 200 without touching anything', async (t) => {
   const s = setup();
   s.touch(seg(1, 1));
-  for (const args of [['cleanup', '00000002.history', '-a', s.archive], ['cleanup', 'nonsense', '-a', s.archive], ['cleanup', seg(1, 5)], ['cleanup', seg(1, 5), '-a', s.archive, '--slot', 'Bad-Name'], ['slot', 'drop', '-a', s.archive], ['slot', 'hold', '../x', '-a', s.archive]]) {
+  for (const args of [
+    ['cleanup', '00000002.history', '-a', s.archive],
+    ['cleanup', 'nonsense', '-a', s.archive],
+    ['cleanup', seg(1, 5)],
+    ['cleanup', seg(1, 5), '-a', s.archive, '--slot', 'Bad-Name'],
+    ['slot', 'drop', '-a', s.archive],
+    ['slot', 'hold', '../x', '-a', s.archive],
+  ]) {
     const r = await s.run(args);
     t.equal(r.code, 200, `walwait ${args.join(' ')} → 200`);
     t.match(r.stderr, /^walwait: ERROR: .+; .+\n$/);
@@ -77,7 +106,11 @@ t.test('slots: every slot must have passed; list, max-retained, revive, drop', a
   t.same(s.ls(), all.slice(2), 'slot slow still needs 3…');
   t.match(fast.stderr, /held back by slot slow/);
   const slotFile = JSON.parse(readFileSync(join(s.archive, '.walwait', 'slots', 'fast.json'), 'utf8'));
-  t.match(slotFile, { name: 'fast', restartSegment: seg(2, 10), host: String, updated: String, systemId: FACTS.systemId }, 'slot file: restart segment, time, host, system identifier');
+  t.match(
+    slotFile,
+    { name: 'fast', restartSegment: seg(2, 10), host: String, updated: String, systemId: FACTS.systemId },
+    'slot file: restart segment, time, host, system identifier',
+  );
 
   t.equal((await s.cleanup(seg(1, 12))).code, 0, 'a cleanup without a slot');
   t.same(s.ls(), all.slice(2), '…respects the slots too');
@@ -98,7 +131,9 @@ t.test('slots: every slot must have passed; list, max-retained, revive, drop', a
   t.equal(lost.code, 0, lost.stderr);
   t.match(lost.stderr, /WARNING: slot slow holds back 7 MiB of WAL .*more than --max-retained 4 MiB: marked lost/);
   t.same(s.ls(), all.slice(9), 'the lost slot no longer holds anything back');
-  t.match(JSON.parse(readFileSync(join(s.archive, '.walwait', 'slots', 'slow.json'), 'utf8')), { lost: { heldBytes: 7 * FACTS.segSize, restartSegment: seg(1, 3) } });
+  t.match(JSON.parse(readFileSync(join(s.archive, '.walwait', 'slots', 'slow.json'), 'utf8')), {
+    lost: { heldBytes: 7 * FACTS.segSize, restartSegment: seg(1, 3) },
+  });
   t.match(JSON.parse((await s.slotCmd('list', '--json')).stdout).slots[1], { name: 'slow', lost: true, retainedBytes: 0, behindBytes: 7 * FACTS.segSize });
 
   const revived = await s.cleanup(seg(1, 11), '--slot', 'slow');
@@ -126,7 +161,11 @@ t.test('a hold pauses removal until released', async (t) => {
   t.equal(paused.code, 0, paused.stderr);
   t.match(paused.stderr, /cleanup paused by hold basebackup: nothing removed/);
   t.same(s.ls(), [seg(1, 1), seg(1, 2), seg(1, 3)]);
-  t.match(JSON.parse((await s.slotCmd('list', '--json')).stdout), { slots: [{ name: 'a', restartSegment: seg(1, 3) }], holds: [{ name: 'basebackup' }] }, 'the slot was recorded all the same');
+  t.match(
+    JSON.parse((await s.slotCmd('list', '--json')).stdout),
+    { slots: [{ name: 'a', restartSegment: seg(1, 3) }], holds: [{ name: 'basebackup' }] },
+    'the slot was recorded all the same',
+  );
   t.match((await s.slotCmd('list')).stdout, /hold basebackup since .*: cleanup paused/);
   t.equal((await s.slotCmd('release', 'basebackup')).code, 0);
   t.equal((await s.cleanup(seg(1, 3), '--slot', 'a')).code, 0);
@@ -146,7 +185,7 @@ await withArchiveLock(${JSON.stringify(archive)}, async () => { process.stdout.w
   return { child, locked };
 }
 
-t.test('a held lock: lock-timeout; a SIGKILLed holder\'s lock is taken over once stale', async (t) => {
+t.test("a held lock: lock-timeout; a SIGKILLed holder's lock is taken over once stale", async (t) => {
   const s = setup();
   s.touch(seg(1, 1), seg(1, 2));
   const env = { WALWAIT_LOCK_STALE_MS: '2000', WALWAIT_LOCK_TIMEOUT_MS: '1000' };
@@ -163,7 +202,7 @@ t.test('a held lock: lock-timeout; a SIGKILLed holder\'s lock is taken over once
   await new Promise((r) => holder.child.once('close', r));
   const after = await s.run(['cleanup', seg(1, 2), '-a', s.archive], { WALWAIT_LOCK_STALE_MS: '2000' });
   t.equal(after.code, 0, after.stderr);
-  t.same(s.ls(), [seg(1, 2)], 'the next cleanup ran once the dead holder\'s lock was stale');
+  t.same(s.ls(), [seg(1, 2)], "the next cleanup ran once the dead holder's lock was stale");
   t.comment(`cleanup after the SIGKILL took ${after.ms.toFixed(0)} ms (stale time 2000 ms)`);
 });
 
@@ -209,7 +248,8 @@ t.test('pushers, cleaners and holds at once (separate processes): nothing needed
       const pushedBefore = [...pushedAt].filter(([, at]) => at < started).map(([k]) => k);
       const present = new Set(readdirSync(s.archive));
       const bound = mayHaveRemovedBelow(); // after the listing: positions only grow
-      for (const k of pushedBefore) if (k >= bound && !present.has(segs[k]!.name)) violations.push(`${segs[k]!.name} (k=${k}) gone while slots need ≥ ${bound}`);
+      for (const k of pushedBefore)
+        if (k >= bound && !present.has(segs[k]!.name)) violations.push(`${segs[k]!.name} (k=${k}) gone while slots need ≥ ${bound}`);
       const snap = holdSnapshot;
       if (snap) for (const f of snap) if (!present.has(f)) violations.push(`${f} removed during a hold`);
       checks++;
@@ -259,6 +299,14 @@ t.test('pushers, cleaners and holds at once (separate processes): nothing needed
   // A last round: everything before the slowest slot goes, everything from it on stays.
   check('final cleanup', await s.cleanup(segs[targets.s2!]!.name));
   const left = s.ls().filter((f) => /^[0-9A-F]{24}$/.test(f));
-  t.same(left, segs.slice(targets.s2!).map((x) => x.name), `exactly the segments from the slowest slot (k=${targets.s2}) on remain`);
-  t.same(readdirSync(s.archive).filter((f) => f.startsWith('.') && f !== '.walwait'), [], 'no temporaries left');
+  t.same(
+    left,
+    segs.slice(targets.s2!).map((x) => x.name),
+    `exactly the segments from the slowest slot (k=${targets.s2}) on remain`,
+  );
+  t.same(
+    readdirSync(s.archive).filter((f) => f.startsWith('.') && f !== '.walwait'),
+    [],
+    'no temporaries left',
+  );
 });

@@ -15,7 +15,11 @@ t.setTimeout(120_000);
 
 function setup(signal: 'recovery' | 'standby' = 'recovery') {
   const s = fakeStandby({ signal });
-  return { ...s, put: (dir: string, name: string, bytes: Buffer) => s.put(name, bytes, dir), run: (...extra: string[]) => s.restore(SEGMENT, '-t', s.trigger, ...extra) };
+  return {
+    ...s,
+    put: (dir: string, name: string, bytes: Buffer) => s.put(name, bytes, dir),
+    run: (...extra: string[]) => s.restore(SEGMENT, '-t', s.trigger, ...extra),
+  };
 }
 
 t.test('--max-wait ends recovery like a fast trigger', async (t) => {
@@ -84,7 +88,10 @@ t.test('a smart failover serves the partial segment of a real-time archive', asy
     t.equal(r.code, 0, `${codec}.partial: ${r.stderr}`);
     const served = readFileSync(c.target);
     t.equal(served.length, 1024 * 1024, `${codec}.partial: padded to the segment size`);
-    t.ok(served.subarray(0, received.length).equals(received) && served.subarray(received.length).every((b) => b === 0), `${codec}.partial: what was received, then zeros`);
+    t.ok(
+      served.subarray(0, received.length).equals(received) && served.subarray(received.length).every((b) => b === 0),
+      `${codec}.partial: what was received, then zeros`,
+    );
   }
 
   const foreign = setup();
@@ -131,7 +138,11 @@ t.test('standby mode: a short wait, then "not found"; a trigger promotes the ser
   t.notOk(existsSync(join(s.data, 'promote')), 'and no promotion was asked for');
 
   // A stand-in postmaster that reports the SIGUSR1 pg_ctl promote would send.
-  const postmaster = spawn(process.execPath, ['-e', "process.on('SIGUSR1', () => { console.log('SIGUSR1'); process.exit(0) }); setInterval(() => {}, 1000); console.log('ready')"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const postmaster = spawn(
+    process.execPath,
+    ['-e', "process.on('SIGUSR1', () => { console.log('SIGUSR1'); process.exit(0) }); setInterval(() => {}, 1000); console.log('ready')"],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   const said = (word: string) => new Promise<void>((resolve) => postmaster.stdout.on('data', (d: Buffer) => ((out += d), out.includes(word) && resolve())));
   await said('ready');

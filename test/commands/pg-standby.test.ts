@@ -54,7 +54,25 @@ t.test('each option', async (t) => {
 });
 
 t.test('everything at once, as a pg_standby restore_command had it', async (t) => {
-  const got = mapPgStandbyArgs(['-d', '-c', '-l', '-k', '5', '-r', '3', '-s', '2', '-w', '60', '-t', '/tmp/pgsql.trigger.5442', A, SEG, 'pg_wal/RECOVERYXLOG', '000000010000000000000003']);
+  const got = mapPgStandbyArgs([
+    '-d',
+    '-c',
+    '-l',
+    '-k',
+    '5',
+    '-r',
+    '3',
+    '-s',
+    '2',
+    '-w',
+    '60',
+    '-t',
+    '/tmp/pgsql.trigger.5442',
+    A,
+    SEG,
+    'pg_wal/RECOVERYXLOG',
+    '000000010000000000000003',
+  ]);
   t.same(got.flags, { archive: A, trigger: '/tmp/pgsql.trigger.5442', pollInterval: '2', maxWait: '60', logLevel: 'debug' });
   t.equal(got.walfile, SEG);
   t.equal(got.target, 'pg_wal/RECOVERYXLOG');
@@ -74,10 +92,22 @@ t.test('%r present or absent', async (t) => {
 t.test('getopt forms: clusters, attached values, options after positionals, --', async (t) => {
   t.same(mapPgStandbyArgs(['-dc', A, SEG, 'p']).flags, { archive: A, logLevel: 'debug' }, '-dc');
   t.same(mapPgStandbyArgs(['-s5', A, SEG, 'p']).flags, { archive: A, pollInterval: '5' }, '-s5');
-  t.same(mapPgStandbyArgs(['-dls', '5', A, SEG, 'p']).flags, { archive: A, pollInterval: '5', logLevel: 'debug' }, '-dls 5: the last flag of a cluster takes the next word');
-  t.same(mapPgStandbyArgs(['-dt/tmp/x', A, SEG, 'p']).flags, { archive: A, trigger: '/tmp/x', logLevel: 'debug' }, '-dt/tmp/x: the rest of the cluster is the value');
+  t.same(
+    mapPgStandbyArgs(['-dls', '5', A, SEG, 'p']).flags,
+    { archive: A, pollInterval: '5', logLevel: 'debug' },
+    '-dls 5: the last flag of a cluster takes the next word',
+  );
+  t.same(
+    mapPgStandbyArgs(['-dt/tmp/x', A, SEG, 'p']).flags,
+    { archive: A, trigger: '/tmp/x', logLevel: 'debug' },
+    '-dt/tmp/x: the rest of the cluster is the value',
+  );
   t.same(mapPgStandbyArgs(['-t', '-odd-name', A, SEG, 'p']).flags, { archive: A, trigger: '-odd-name' }, 'a value may start with -');
-  t.same(mapPgStandbyArgs([A, '-s', '3', SEG, 'p', '-t', '/tmp/x']).flags, { archive: A, pollInterval: '3', trigger: '/tmp/x' }, 'options among the positionals (glibc getopt permutes)');
+  t.same(
+    mapPgStandbyArgs([A, '-s', '3', SEG, 'p', '-t', '/tmp/x']).flags,
+    { archive: A, pollInterval: '3', trigger: '/tmp/x' },
+    'options among the positionals (glibc getopt permutes)',
+  );
   t.same(mapPgStandbyArgs(['-s', '3', '-s', '4', A, SEG, 'p']).flags, { archive: A, pollInterval: '4' }, 'the last repeated option wins');
   const dashed = mapPgStandbyArgs(['-s', '2', '--', '-archive', SEG, 'p']);
   t.same(dashed.flags, { archive: '-archive', pollInterval: '2' }, '-- ends the options');
@@ -199,7 +229,7 @@ t.test('bad usage exits 200 with one line; --help and --version exit 0', async (
   const missing = await runPgStandby([s.archive, SEGMENT], s.data);
   t.equal(missing.code, 200, 'a missing %p: 200 (pg_standby exited 2, which promotes)');
   const env = await runPgStandby(['-s', '4000', s.archive, SEGMENT, 'pg_wal/RECOVERYXLOG'], s.data);
-  t.equal(env.code, 200, '-s beyond walwait\'s range is a configuration error');
+  t.equal(env.code, 200, "-s beyond walwait's range is a configuration error");
   t.notOk(existsSync(join(s.data, 'pg_wal', 'RECOVERYXLOG')));
 
   const help = await runPgStandby(['--help'], s.data);

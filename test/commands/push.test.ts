@@ -36,7 +36,10 @@ function setup() {
   };
   const push = (rel: string, walfile: string, ...extra: string[]) => s.walwait('push', rel, walfile, '--archive', s.archive, ...extra);
   /** The archive's entries, walwait's own state directory (.walwait: the lock) excluded. */
-  const listing = (): string[] => readdirSync(s.archive).filter((f) => f !== '.walwait').sort();
+  const listing = (): string[] =>
+    readdirSync(s.archive)
+      .filter((f) => f !== '.walwait')
+      .sort();
   const temporaries = (): string[] => listing().filter((f) => f.endsWith('.tmp'));
   const finals = (): string[] => listing().filter((f) => !f.startsWith('.'));
   const stored = (name: string): Buffer => readFileSync(join(s.archive, name));
@@ -98,7 +101,10 @@ t.test('a segment from another cluster is refused before anything is written', a
   t.match(r.stderr, /nothing was archived/, 'says what happens next');
   t.same(readdirSync(s.archive), [], 'the archive is untouched');
 
-  const misnamed = await s.push(s.source(segmentBytes()), SEGMENT.replace(/.$/, (c) => (c === 'F' ? 'E' : 'F'))).done;
+  const misnamed = await s.push(
+    s.source(segmentBytes()),
+    SEGMENT.replace(/.$/, (c) => (c === 'F' ? 'E' : 'F')),
+  ).done;
   t.equal(misnamed.code, 3, 'a segment under the wrong name (position) is refused');
   const short = await s.push(s.source(segmentBytes({ size: 512 * 1024 })), SEGMENT).done;
   t.equal(short.code, 3, 'a truncated segment is refused');
@@ -118,7 +124,11 @@ t.test('a timeline history file is never overwritten', async (t) => {
   t.ok(s.stored('00000002.history').equals(history), 'first version kept');
 
   const backup = `${SEGMENT}.00000028.backup`;
-  t.equal((await s.push(s.source(Buffer.from('START WAL LOCATION: 0/9000028\n'), `pg_wal/${backup}`), backup).done).code, 0, '.backup files are archived as they are');
+  t.equal(
+    (await s.push(s.source(Buffer.from('START WAL LOCATION: 0/9000028\n'), `pg_wal/${backup}`), backup).done).code,
+    0,
+    '.backup files are archived as they are',
+  );
   t.same(s.listing(), [backup, '00000002.history']);
 });
 
@@ -150,7 +160,10 @@ t.test('a push killed in the middle of a slow copy leaves only a temporary file,
   const writer = await open(fifo, 'w'); // returns once walwait has opened the FIFO for reading
   await writer.write(bytes.subarray(0, bytes.length / 2));
   const tempName = `.${SEGMENT}.walwait-${run.child.pid}.tmp`;
-  await waitUntil(() => existsSync(join(s.archive, tempName)) && statSync(join(s.archive, tempName)).size > 0, { what: 'the temporary file to grow', timeoutMs: 20_000 });
+  await waitUntil(() => existsSync(join(s.archive, tempName)) && statSync(join(s.archive, tempName)).size > 0, {
+    what: 'the temporary file to grow',
+    timeoutMs: 20_000,
+  });
   run.child.kill('SIGKILL');
   await run.done;
   await writer.close().catch(() => undefined);
@@ -199,7 +212,11 @@ t.test('concurrent pushers of one name: exactly one wins, the others see identic
   const s = setup();
   const rel = s.source(segmentBytes());
   const results = await Promise.all(Array.from({ length: N }, () => s.push(rel, SEGMENT).done));
-  t.same(results.map((r) => r.code), Array(N).fill(0), 'identical content: every pusher exits 0');
+  t.same(
+    results.map((r) => r.code),
+    Array(N).fill(0),
+    'identical content: every pusher exits 0',
+  );
   t.equal(results.filter((r) => /archived \w+ \(/.test(r.stderr)).length, 1, 'one of them stored it');
   t.same(s.listing(), [SEGMENT]);
 });
@@ -235,7 +252,10 @@ t.test('--compress gzip stores <name>.gz; every form counts as "already archived
   t.match(damaged.stderr, /not valid gzip data/);
 });
 
-for (const [codec, ext] of [['zstd', '.zst'], ['lz4', '.lz4']] as const) {
+for (const [codec, ext] of [
+  ['zstd', '.zst'],
+  ['lz4', '.lz4'],
+] as const) {
   t.test(`--compress ${codec} stores <name>${ext}`, async (t) => {
     const s = setup();
     const rel = s.source(segmentBytes());

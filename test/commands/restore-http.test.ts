@@ -59,7 +59,10 @@ t.test('history files: absent is "not found" at once, present is restored', asyn
   const present = await s.fetch('00000002.history').done;
   t.equal(present.code, 0, present.stderr);
   t.equal(readFileSync(s.target, 'utf8'), '1\t0/9000000\tno recovery target specified\n');
-  t.notOk(s.serve.requests.some((r) => r.url.includes('history?wait')), 'never long-polled');
+  t.notOk(
+    s.serve.requests.some((r) => r.url.includes('history?wait')),
+    'never long-polled',
+  );
 });
 
 t.test('an absent segment is waited for through the long poll', async (t) => {
@@ -71,7 +74,10 @@ t.test('an absent segment is waited for through the long poll', async (t) => {
   const r = await run.done;
   t.equal(r.code, 0, r.stderr);
   t.comment(`segment stored upstream → walwait exited 0 in ${(performance.now() - at).toFixed(0)} ms`);
-  t.ok(s.serve.requests.some((q) => q.url === `/wal/${SEGMENT}?wait=1`), 'find() long-polls for the poll interval');
+  t.ok(
+    s.serve.requests.some((q) => q.url === `/wal/${SEGMENT}?wait=1`),
+    'find() long-polls for the poll interval',
+  );
   t.ok(readFileSync(s.target).equals(segmentBytes()));
 });
 
@@ -98,7 +104,11 @@ t.test('a wrong token is retried with a warning, never "not found"; fixing the t
   s.put(SEGMENT, segmentBytes());
   writeFileSync(s.tokenFile, 'wrong\n');
   const run = s.fetch(SEGMENT, '--poll-interval', '0.2');
-  await run.logged(new RegExp(`WARNING: cannot read the archive or write the target: the token was refused by ${s.serve.url.replace(/\./g, '\\.')} \\(HTTP 401\\); check --token-file`));
+  await run.logged(
+    new RegExp(
+      `WARNING: cannot read the archive or write the target: the token was refused by ${s.serve.url.replace(/\./g, '\\.')} \\(HTTP 401\\); check --token-file`,
+    ),
+  );
   await new Promise((r) => setTimeout(r, 1000));
   t.equal(run.child.exitCode, null, 'still running');
   t.equal(run.stderr().match(/token was refused/g)?.length, 1, 'warned once (rate-limited), not at every retry');
@@ -117,7 +127,9 @@ t.test('an unreachable server is waited on; the segment is restored once it is u
   const url = `http://127.0.0.1:${port}`;
   const history = s.walwait('00000002.history', 'pg_wal/RECOVERYHISTORY', '-a', url, '--token-file', tokenFile, '--poll-interval', '0.1');
   const run = s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', url, '--token-file', tokenFile, '--poll-interval', '0.1');
-  await run.logged(/WARNING: cannot read the archive or write the target: cannot fetch http:\/\/127\.0\.0\.1:\d+\/wal\/\w+: connect ECONNREFUSED .*; is walwait serve running/);
+  await run.logged(
+    /WARNING: cannot read the archive or write the target: cannot fetch http:\/\/127\.0\.0\.1:\d+\/wal\/\w+: connect ECONNREFUSED .*; is walwait serve running/,
+  );
   await history.logged(/ECONNREFUSED/);
   s.put(SEGMENT, segmentBytes());
   const serve = await fakeServe({ archive: s.archive, token: TOKEN, port });
@@ -175,7 +187,9 @@ t.test('HTTPS: trusted with --tls-ca; without it a TLS warning and retries', asy
   const s = await setup({ tls: { key: pki.pem.key, cert: pki.pem.cert } });
   s.put(SEGMENT, segmentBytes());
   const untrusted = s.fetch(SEGMENT, '--poll-interval', '0.2');
-  await untrusted.logged(/WARNING: cannot read the archive or write the target: TLS with https:\/\/127\.0\.0\.1:\d+ failed, its certificate is not trusted: .*; pass the CA certificate .* with --tls-ca FILE; retrying/);
+  await untrusted.logged(
+    /WARNING: cannot read the archive or write the target: TLS with https:\/\/127\.0\.0\.1:\d+ failed, its certificate is not trusted: .*; pass the CA certificate .* with --tls-ca FILE; retrying/,
+  );
   t.equal(untrusted.child.exitCode, null, 'waits, does not answer "not found"');
   t.notOk(s.serve.requests.length, 'no request reached the server: the token was never sent');
   untrusted.child.kill('SIGTERM');
@@ -207,11 +221,12 @@ t.test('several -a: the first that has a complete copy serves it', async (t) => 
   t.equal(r3.code, 0, `the first upstream down, the second has it: restored (${r3.stderr.trim()})`);
 
   // A directory and a URL mixed: the directory first.
-  const local = await a.walwait('00000003.history', 'pg_wal/RECOVERYHISTORY', '-a', join(a.root, 'archive'), '-a', b.serve.url, '--token-file', a.tokenFile).done;
+  const local = await a.walwait('00000003.history', 'pg_wal/RECOVERYHISTORY', '-a', join(a.root, 'archive'), '-a', b.serve.url, '--token-file', a.tokenFile)
+    .done;
   t.equal(local.code, 1, 'absent from both: not found');
 });
 
-t.test('another cluster\'s segment is refused after download, and not downloaded over and over', async (t) => {
+t.test("another cluster's segment is refused after download, and not downloaded over and over", async (t) => {
   const s = await setup();
   s.put(SEGMENT, segmentBytes({ foreign: true }));
   const run = s.fetch(SEGMENT, '--poll-interval', '0.1');
@@ -236,7 +251,7 @@ t.test('another cluster\'s segment is refused after download, and not downloaded
   await zrun.done;
 });
 
-t.test('at a smart trigger, the upstream\'s partial segment is served', async (t) => {
+t.test("at a smart trigger, the upstream's partial segment is served", async (t) => {
   const s = await setup();
   s.put(`${SEGMENT}.partial`, segmentBytes());
   writeFileSync(s.trigger, 'smart');
@@ -264,7 +279,10 @@ t.test('configuration errors stop the server (exit 200) instead of promoting it'
   const s = await setup();
   const noToken = await s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', s.serve.url).done;
   t.equal(noToken.code, 200);
-  t.match(noToken.stderr, /^walwait: ERROR: bad command line: --archive http:\/\/127\.0\.0\.1:\d+ is a URL, but no --token-file was given; pass --token-file FILE .*\n$/);
+  t.match(
+    noToken.stderr,
+    /^walwait: ERROR: bad command line: --archive http:\/\/127\.0\.0\.1:\d+ is a URL, but no --token-file was given; pass --token-file FILE .*\n$/,
+  );
   writeFileSync(join(s.root, 'empty'), '\n');
   const empty = await s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', s.serve.url, '--token-file', join(s.root, 'empty')).done;
   t.equal(empty.code, 200);
@@ -276,7 +294,16 @@ t.test('configuration errors stop the server (exit 200) instead of promoting it'
   const missing = await s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', s.serve.url, '--token-file', join(s.root, 'nope')).done;
   t.equal(missing.code, 200);
   t.match(missing.stderr, /cannot read the token file .*ENOENT/);
-  const badCa = await s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', s.serve.url.replace('http:', 'https:'), '--token-file', s.tokenFile, '--tls-ca', s.tokenFile).done;
+  const badCa = await s.walwait(
+    SEGMENT,
+    'pg_wal/RECOVERYXLOG',
+    '-a',
+    s.serve.url.replace('http:', 'https:'),
+    '--token-file',
+    s.tokenFile,
+    '--tls-ca',
+    s.tokenFile,
+  ).done;
   t.equal(badCa.code, 200);
   t.match(badCa.stderr, /is not a PEM certificate/);
   const creds = await s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 'https://me:pw@host:1').done;
@@ -301,7 +328,10 @@ t.test('commands that need the archive directory refuse a URL with a one-line er
   for (const args of cases) {
     const r = await runWalwait(args, { cwd: s.data }).done;
     t.not(r.code, 0, `walwait ${args[0]}`);
-    t.match(r.stderr, new RegExp(`^walwait: ERROR: bad command line: walwait ${args[0]} needs the archive directory, not the URL http://[^;]+; pass --archive DIR .*\\n$`));
+    t.match(
+      r.stderr,
+      new RegExp(`^walwait: ERROR: bad command line: walwait ${args[0]} needs the archive directory, not the URL http://[^;]+; pass --archive DIR .*\\n$`),
+    );
   }
   const two = await runWalwait(['cleanup', SEGMENT, '-a', s.archive, '-a', s.root], { cwd: s.data }).done;
   t.match(two.stderr, /takes one --archive, not 2/);

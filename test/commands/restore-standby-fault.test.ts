@@ -15,6 +15,7 @@ t.setTimeout(180_000);
 
 const TOKEN = 'correct horse battery staple';
 const warnings = (stderr: string): string[] => stderr.split('\n').filter((l) => /WARNING/.test(l));
+// biome-ignore lint/suspicious/noExplicitAny: the state file read back as JSON
 const state = (data: string): Record<string, any> => JSON.parse(readFileSync(join(data, 'pg_wal', 'walwait-state.json'), 'utf8'));
 
 t.test('directory: a missing archive is "not found" after --standby-wait, warned once across calls, cleared when it is back', async (t) => {
@@ -84,18 +85,30 @@ async function httpStandby(t: Test) {
 t.test('HTTP: upstream down, 5xx, token refused and no answer are each "not found" after --standby-wait', async (t) => {
   const cases: [string, (s: Awaited<ReturnType<typeof httpStandby>>) => Promise<string>, RegExp][] = [
     ['down', async () => `http://127.0.0.1:${await freePort()}`, /ECONNREFUSED/], // nothing listens there
-    ['5xx', async (s) => {
-      s.serve.intercept = (_req, res) => (res.writeHead(503).end('overloaded\n'), true);
-      return s.serve.url;
-    }, /answered HTTP 503/],
-    ['token refused', async (s) => {
-      s.serve.token = 'another token';
-      return s.serve.url;
-    }, /the token was refused by .* \(HTTP 401\)/],
-    ['no answer', async (s) => {
-      s.serve.intercept = () => new Promise<boolean>(() => undefined); // holds every request
-      return s.serve.url;
-    }, /no answer within 0\.\d s/],
+    [
+      '5xx',
+      async (s) => {
+        s.serve.intercept = (_req, res) => (res.writeHead(503).end('overloaded\n'), true);
+        return s.serve.url;
+      },
+      /answered HTTP 503/,
+    ],
+    [
+      'token refused',
+      async (s) => {
+        s.serve.token = 'another token';
+        return s.serve.url;
+      },
+      /the token was refused by .* \(HTTP 401\)/,
+    ],
+    [
+      'no answer',
+      async (s) => {
+        s.serve.intercept = () => new Promise<boolean>(() => undefined); // holds every request
+        return s.serve.url;
+      },
+      /no answer within 0\.\d s/,
+    ],
   ];
   for (const [what, arrange, cause] of cases) {
     const s = await httpStandby(t);

@@ -37,7 +37,13 @@ t.test('a present history file is restored', async (t) => {
 
 t.test('bad usage exits above 125, never 1', async (t) => {
   const s = setup();
-  for (const args of [['../../etc/passwd', 'x', '-a', s.archive], ['000000010000000000000001'], ['--bogus', SEGMENT, 'x', SEGMENT, 'y'], [SEGMENT, 'x', '--poll-interval', 'soon', '-a', s.archive], [SEGMENT, 'x']]) {
+  for (const args of [
+    ['../../etc/passwd', 'x', '-a', s.archive],
+    ['000000010000000000000001'],
+    ['--bogus', SEGMENT, 'x', SEGMENT, 'y'],
+    [SEGMENT, 'x', '--poll-interval', 'soon', '-a', s.archive],
+    [SEGMENT, 'x'],
+  ]) {
     const r = await runWalwait(args, { cwd: s.data }).done;
     t.equal(r.code, 200, `walwait ${args.join(' ')} → 200`);
     t.match(r.stderr, /^walwait: ERROR: .+; .+\n$/, 'one line naming the problem and the fix');
@@ -202,7 +208,9 @@ t.test('a segment that will never come, because a newer timeline branched off be
   const s = setup();
   s.put('00000002.history', Buffer.from('1\t0/800000\tno recovery target specified\n'));
   const run = s.run(SEGMENT);
-  await run.logged(/WARNING: timeline 1 ended at 0\/800000 \(timeline 2 continues from there, see 00000002.history\): .* will never be archived; restart the standby/);
+  await run.logged(
+    /WARNING: timeline 1 ended at 0\/800000 \(timeline 2 continues from there, see 00000002.history\): .* will never be archived; restart the standby/,
+  );
   run.child.kill('SIGTERM');
   await run.done;
   const later = setup();

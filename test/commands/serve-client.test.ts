@@ -21,7 +21,11 @@ async function setup(t: Test, args: string[] = []) {
   const serve = await runServe(t, { archive: s.archive, tokenFile, cwd: s.root, args: ['--log-level', 'debug', ...args] });
   const fetch = (name: string, ...extra: string[]) => s.walwait(name, 'pg_wal/RECOVERYXLOG', '-a', serve.url, '--token-file', tokenFile, ...extra);
   /** How many times serve logged a GET of `name` answered with `status`. */
-  const served = (name: string, status = 200): number => serve.run.stderr().split('\n').filter((l) => l.includes(`GET /wal/${name}`) && new RegExp(`\\b${status}\\b`).test(l)).length;
+  const served = (name: string, status = 200): number =>
+    serve.run
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes(`GET /wal/${name}`) && new RegExp(`\\b${status}\\b`).test(l)).length;
   return { ...s, tokenFile, serve, fetch, served };
 }
 
@@ -41,7 +45,9 @@ t.test('segments and history files, plain and compressed, through the long poll'
   s.put(`${NEXT}.zst`, readFileSync(join(s.root, 'next.zst')));
   const w = await waiting.done;
   t.equal(w.code, 0, w.stderr);
-  t.comment(`compressed segment renamed into the served archive → walwait exited 0 in ${(performance.now() - at).toFixed(0)} ms (poll interval 5 s: the server's watch and the long poll)`);
+  t.comment(
+    `compressed segment renamed into the served archive → walwait exited 0 in ${(performance.now() - at).toFixed(0)} ms (poll interval 5 s: the server's watch and the long poll)`,
+  );
   t.match(w.stderr, /restored .* \(1 MiB, zstd /);
   t.ok(readFileSync(s.target).equals(segmentBytes({ name: NEXT })));
   t.same(s.leftovers(), []);

@@ -11,7 +11,11 @@ import { runWalwait } from '../harness/walwait-process.js';
 
 t.setTimeout(120_000);
 
-interface PromFamily { name: string; type: string; metrics: { value: string; labels?: Record<string, string> }[] }
+interface PromFamily {
+  name: string;
+  type: string;
+  metrics: { value: string; labels?: Record<string, string> }[];
+}
 const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => PromFamily[];
 
 const MiB = 1024 * 1024;
@@ -30,7 +34,10 @@ t.test('archive view: gaps named, compressed, partial, history; segment size fro
   writeFileSync(join(s.archive, `${at(7)}.partial`), 'x');
   const tl2 = `00000002${at(5).slice(8)}`;
   writeFileSync(join(s.archive, tl2), 'x');
-  writeFileSync(join(s.archive, '00000002.history'), `1\t0/${(parseInt(at(5).slice(16), 16) * FACTS.segSize).toString(16).toUpperCase()}\tno recovery target specified\n`);
+  writeFileSync(
+    join(s.archive, '00000002.history'),
+    `1\t0/${(parseInt(at(5).slice(16), 16) * FACTS.segSize).toString(16).toUpperCase()}\tno recovery target specified\n`,
+  );
 
   const text = await run(s.data, '-a', s.archive);
   t.equal(text.code, 0, text.stderr);
@@ -43,7 +50,17 @@ t.test('archive view: gaps named, compressed, partial, history; segment size fro
   t.equal(doc.archive.segSize, FACTS.segSize);
   t.equal(doc.archive.segSizeSource, 'pg_control');
   t.match(doc.archive.timelines, [
-    { timeline: 1, firstSegment: at(0), lastSegment: at(4), segments: 4, plainFiles: 3, compressedFiles: 1, missingSegments: 1, gaps: [{ first: at(2), last: at(2), segments: 1 }], partials: [{ file: `${at(7)}.partial` }] },
+    {
+      timeline: 1,
+      firstSegment: at(0),
+      lastSegment: at(4),
+      segments: 4,
+      plainFiles: 3,
+      compressedFiles: 1,
+      missingSegments: 1,
+      gaps: [{ first: at(2), last: at(2), segments: 1 }],
+      partials: [{ file: `${at(7)}.partial` }],
+    },
     { timeline: 2, parent: 1, firstSegment: tl2, newest: true },
   ]);
   t.same(doc.archive.historyChain, [1, 2]);
@@ -78,7 +95,10 @@ t.test('standby view: what walwait restored, what it waits for, lag, trigger', a
   // A wait in progress, as walwait records it (this test's own pid stands in for walwait's).
   const state = JSON.parse(readFileSync(join(s.data, 'pg_wal', 'walwait-state.json'), 'utf8'));
   const since = new Date(Date.now() - 30_000).toISOString();
-  writeFileSync(join(s.data, 'pg_wal', 'walwait-state.json'), JSON.stringify({ ...state, waiting: { file: at(1), since, pid: process.pid }, lastError: { message: 'EIO: i/o error', at: since } }));
+  writeFileSync(
+    join(s.data, 'pg_wal', 'walwait-state.json'),
+    JSON.stringify({ ...state, waiting: { file: at(1), since, pid: process.pid }, lastError: { message: 'EIO: i/o error', at: since } }),
+  );
   const text = await run(s.root, '-D', s.data, '-a', s.archive);
   t.equal(text.code, 0, text.stderr);
   t.match(text.stdout, new RegExp(`Standby +${s.data}: PostgreSQL 18, archive recovery`));
@@ -148,14 +168,20 @@ t.test('slots and holds; archive from walwait.json', async (t) => {
   const s = fakeStandby();
   for (let n = 0; n < 6; n++) writeFileSync(join(s.archive, at(n)), 'x');
   writeFileSync(join(s.data, 'walwait.json'), JSON.stringify({ archive: s.archive }));
-  for (const [name, restart] of [['slow', at(1)], ['fast', at(4)]] as const) {
+  for (const [name, restart] of [
+    ['slow', at(1)],
+    ['fast', at(4)],
+  ] as const) {
     const r = await runWalwait(['cleanup', restart, '--slot', name], { cwd: s.data }).done;
     t.equal(r.code, 0, r.stderr);
   }
   t.equal((await runWalwait(['slot', 'hold', 'basebackup'], { cwd: s.data }).done).code, 0);
   const doc = await json(s.data);
   t.equal(doc.archive.path, s.archive, 'the archive from walwait.json');
-  t.match(doc.archive.slots, [{ name: 'fast', restartSegment: at(4), retainedBytes: 0, lost: false }, { name: 'slow', restartSegment: at(1), retainedBytes: 3 * MiB, lost: false }]);
+  t.match(doc.archive.slots, [
+    { name: 'fast', restartSegment: at(4), retainedBytes: 0, lost: false },
+    { name: 'slow', restartSegment: at(1), retainedBytes: 3 * MiB, lost: false },
+  ]);
   t.match(doc.archive.holds, [{ name: 'basebackup' }]);
   const text = await run(s.data);
   t.match(text.stdout, /slow +\S+ +\S+ +3 MiB +active/);

@@ -3,13 +3,30 @@ import { parseWalwaitCommand, shellWords } from '../../lib/datadir/restore-comma
 import { exitStatusOf, fail, formatResults, pass, warn, worstStatus } from '../../lib/check/result.js';
 
 t.test('shell words: quotes and escapes', async (t) => {
-  t.same(shellWords(`walwait %f %p --archive '/mnt/my archive' -t "/tmp/a \\"b\\"" x\\ y`), ['walwait', '%f', '%p', '--archive', '/mnt/my archive', '-t', '/tmp/a "b"', 'x y']);
+  t.same(shellWords(`walwait %f %p --archive '/mnt/my archive' -t "/tmp/a \\"b\\"" x\\ y`), [
+    'walwait',
+    '%f',
+    '%p',
+    '--archive',
+    '/mnt/my archive',
+    '-t',
+    '/tmp/a "b"',
+    'x y',
+  ]);
   t.same(shellWords('  '), []);
 });
 
 t.test('walwait restore_command flags', async (t) => {
   const c = parseWalwaitCommand("/usr/local/bin/walwait %f %p --archive=/mnt/wal -t /tmp/trig --mode standby --config 'conf.json'");
-  t.match(c, { program: '/usr/local/bin/walwait', subcommand: 'restore', archive: '/mnt/wal', trigger: '/tmp/trig', mode: 'standby', config: 'conf.json', hasPlaceholders: true });
+  t.match(c, {
+    program: '/usr/local/bin/walwait',
+    subcommand: 'restore',
+    archive: '/mnt/wal',
+    trigger: '/tmp/trig',
+    mode: 'standby',
+    config: 'conf.json',
+    hasPlaceholders: true,
+  });
   t.match(parseWalwaitCommand('walwait restore %f %p -a /a'), { subcommand: 'restore', archive: '/a', hasPlaceholders: true });
   t.match(parseWalwaitCommand('walwait %f -a /a'), { hasPlaceholders: false });
   t.equal(parseWalwaitCommand('cp /mnt/wal/%f %p'), undefined, 'not walwait');
@@ -18,7 +35,12 @@ t.test('walwait restore_command flags', async (t) => {
 });
 
 t.test("pg_standby's form", async (t) => {
-  t.match(parseWalwaitCommand('walwait pg_standby -t /tmp/pgsql.trigger -s 2 /mnt/archive %f %p %r'), { subcommand: 'pg_standby', archive: '/mnt/archive', trigger: '/tmp/pgsql.trigger', hasPlaceholders: true });
+  t.match(parseWalwaitCommand('walwait pg_standby -t /tmp/pgsql.trigger -s 2 /mnt/archive %f %p %r'), {
+    subcommand: 'pg_standby',
+    archive: '/mnt/archive',
+    trigger: '/tmp/pgsql.trigger',
+    hasPlaceholders: true,
+  });
   t.match(parseWalwaitCommand('walwait pg_standby -q /mnt/archive %f %p'), { problem: /unknown option -q/ });
 });
 

@@ -3,128 +3,140 @@
 // bin/walwait's shell part without Node, as restore_command runs it), every row replayed,
 // no worker left once the standby has caught up, and none left after pg_ctl stop even when one
 // was waiting with a full spool at that moment; a fast trigger ends recovery with segments staged.
-import t from 'tap'
-import { forEachMajor } from '../harness/per-major.js'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { copyFile, readdir, rename } from 'node:fs/promises'
-import { join } from 'node:path'
-import { compressFile } from '../../lib/archive/codecs.js'
-import { chownToRunAs, waitUntil } from '../harness/postgres.js'
-import { walwaitProcesses } from '../harness/walwait-process.js'
-import { walwaitCli } from './failover-kit.js'
-import { commitSegment, count, logged, makeWalwaitStandby, newPrimary, shipFiles, startCaughtUp, waitPromoted, writeTrigger, type Standby } from './kit.js'
+import t from 'tap';
+import { forEachMajor } from '../harness/per-major.js';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFile, readdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compressFile } from '../../lib/archive/codecs.js';
+import { chownToRunAs, waitUntil } from '../harness/postgres.js';
+import { walwaitProcesses } from '../harness/walwait-process.js';
+import { walwaitCli } from './failover-kit.js';
+import { commitSegment, count, logged, makeWalwaitStandby, newPrimary, shipFiles, startCaughtUp, waitPromoted, writeTrigger, type Standby } from './kit.js';
 
-const PER_MAJOR_MS = 300_000
-const SEGMENTS = 8
+const PER_MAJOR_MS = 300_000;
+const SEGMENTS = 8;
 
 /** Like shipFiles, but segments land as `<name>.zst` (what `walwait push --compress zstd` stores). */
 async function shipCompressed(from: string, to: string, only?: (name: string) => boolean): Promise<string[]> {
-  const have = new Set((await readdir(to)).map((n) => n.replace(/\.zst$/, '')))
-  const shipped: string[] = []
+  const have = new Set((await readdir(to)).map((n) => n.replace(/\.zst$/, '')));
+  const shipped: string[] = [];
   for (const name of (await readdir(from)).sort()) {
-    if (have.has(name) || name.endsWith('.tmp') || (only && !only(name))) continue
-    const segment = /^[0-9A-F]{24}$/.test(name)
-    const final = join(to, segment ? `${name}.zst` : name)
-    if (segment) await compressFile(join(from, name), `${final}.shipping`, 'zstd')
-    else await copyFile(join(from, name), `${final}.shipping`)
-    await chownToRunAs(`${final}.shipping`)
-    await rename(`${final}.shipping`, final)
-    shipped.push(name)
+    if (have.has(name) || name.endsWith('.tmp') || (only && !only(name))) continue;
+    const segment = /^[0-9A-F]{24}$/.test(name);
+    const final = join(to, segment ? `${name}.zst` : name);
+    if (segment) await compressFile(join(from, name), `${final}.shipping`, 'zstd');
+    else await copyFile(join(from, name), `${final}.shipping`);
+    await chownToRunAs(`${final}.shipping`);
+    await rename(`${final}.shipping`, final);
+    shipped.push(name);
   }
-  return shipped
+  return shipped;
 }
 
-const spoolOf = (sb: Standby): string => join(sb.server.dataDir, 'pg_wal', 'walwait-prefetch')
-const workers = (sb: Standby): number[] => walwaitProcesses(spoolOf(sb)).filter((p) => p.walfile === 'prefetch-worker').map((p) => p.pid)
-const staged = (sb: Standby): string[] => (existsSync(spoolOf(sb)) ? readdirSync(spoolOf(sb)).filter((n) => /^[0-9A-F]{24}$/.test(n)) : [])
+const spoolOf = (sb: Standby): string => join(sb.server.dataDir, 'pg_wal', 'walwait-prefetch');
+const workers = (sb: Standby): number[] =>
+  walwaitProcesses(spoolOf(sb))
+    .filter((p) => p.walfile === 'prefetch-worker')
+    .map((p) => p.pid);
+const staged = (sb: Standby): string[] => (existsSync(spoolOf(sb)) ? readdirSync(spoolOf(sb)).filter((n) => /^[0-9A-F]{24}$/.test(n)) : []);
 const workerLog = (sb: Standby): string => {
   try {
-    return readFileSync(join(spoolOf(sb), 'worker.log'), 'utf8')
+    return readFileSync(join(spoolOf(sb), 'worker.log'), 'utf8');
   } catch {
-    return ''
+    return '';
   }
-}
+};
 
 forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
-  const { primary, archive: primaryArchive } = await newPrimary(major, `pf-primary${major}`)
-  t.teardown(() => primary.stop('immediate'))
+  const { primary, archive: primaryArchive } = await newPrimary(major, `pf-primary${major}`);
+  t.teardown(() => primary.stop('immediate'));
 
   /** A standby with --prefetch 4 whose archive is shipped plain or compressed, started and caught up. */
   const prefetchingStandby = async (label: string, codec: 'plain' | 'zstd') => {
-    const sb = await makeWalwaitStandby(primary, primaryArchive, label, { extraArgs: '--prefetch 4 --log-level debug', ship: false })
-    const ship = (only?: (name: string) => boolean) => (codec === 'zstd' ? shipCompressed(primaryArchive, sb.archive, only) : shipFiles(primaryArchive, sb.archive, only))
-    await ship()
-    await startCaughtUp(await count(primary), sb)
+    const sb = await makeWalwaitStandby(primary, primaryArchive, label, { extraArgs: '--prefetch 4 --log-level debug', ship: false });
+    const ship = (only?: (name: string) => boolean) =>
+      codec === 'zstd' ? shipCompressed(primaryArchive, sb.archive, only) : shipFiles(primaryArchive, sb.archive, only);
+    await ship();
+    await startCaughtUp(await count(primary), sb);
     /** Commit SEGMENTS segments; ship all but the first (which the standby waits for), then the first. */
     const archiveMany = async (): Promise<{ segments: string[]; expected: number }> => {
-      const segments: string[] = []
-      for (let i = 0; i < SEGMENTS; i++) segments.push(await commitSegment(primary, primaryArchive, 50))
-      await ship((n) => !n.startsWith(segments[0]!))
-      await ship()
-      return { segments, expected: await count(primary) }
-    }
-    return { sb, archiveMany }
-  }
+      const segments: string[] = [];
+      for (let i = 0; i < SEGMENTS; i++) segments.push(await commitSegment(primary, primaryArchive, 50));
+      await ship((n) => !n.startsWith(segments[0]!));
+      await ship();
+      return { segments, expected: await count(primary) };
+    };
+    return { sb, archiveMany };
+  };
 
   for (const codec of ['plain', 'zstd'] as const) {
     t.test(`${codec} archive: catching up through ${SEGMENTS} segments with --prefetch 4`, async (t) => {
-      const { sb, archiveMany } = await prefetchingStandby(`pf-${codec}${major}`, codec)
-      t.teardown(() => sb.server.stop('immediate'))
-      const started = Date.now()
-      const { segments, expected } = await archiveMany()
-      await waitUntil(async () => (await count(sb.server)) === expected, { what: `${expected} rows on the standby`, timeoutMs: 60_000 })
-      t.pass(`every row replayed (${expected}), ${Date.now() - started} ms after the first commit`)
+      const { sb, archiveMany } = await prefetchingStandby(`pf-${codec}${major}`, codec);
+      t.teardown(() => sb.server.stop('immediate'));
+      const started = Date.now();
+      const { segments, expected } = await archiveMany();
+      await waitUntil(async () => (await count(sb.server)) === expected, { what: `${expected} rows on the standby`, timeoutMs: 60_000 });
+      t.pass(`every row replayed (${expected}), ${Date.now() - started} ms after the first commit`);
       // Node logs each segment it restores; bin/walwait's shell part serves staged ones silently
       // (PostgreSQL logs "restored log file" for every one either way).
-      const served = sb.walwaitLog().filter((l) => /served [0-9A-F]{24} from the prefetch spool/.test(l))
-      const restored = sb.walwaitLog().filter((l) => segments.some((s) => l.startsWith(`walwait: restored ${s}`)))
-      const quick = segments.filter((s) => !restored.some((l) => l.startsWith(`walwait: restored ${s}`)))
-      t.comment(`${restored.length} segments restored by Node, ${quick.length} by the shell part`)
-      t.ok(served.length + quick.length >= 1, `${served.length + quick.length} of them were renamed from the spool (${quick.length} without starting Node)`)
+      const served = sb.walwaitLog().filter((l) => /served [0-9A-F]{24} from the prefetch spool/.test(l));
+      const restored = sb.walwaitLog().filter((l) => segments.some((s) => l.startsWith(`walwait: restored ${s}`)));
+      const quick = segments.filter((s) => !restored.some((l) => l.startsWith(`walwait: restored ${s}`)));
+      t.comment(`${restored.length} segments restored by Node, ${quick.length} by the shell part`);
+      t.ok(served.length + quick.length >= 1, `${served.length + quick.length} of them were renamed from the spool (${quick.length} without starting Node)`);
       if (codec === 'zstd') {
-        const decompressed = restored.filter((l) => /\(1 MiB, zstd /.test(l)).length
-        t.equal(decompressed, restored.length - served.length, `only the ${decompressed} not taken from the spool were decompressed by the restore command`)
+        const decompressed = restored.filter((l) => /\(1 MiB, zstd /.test(l)).length;
+        t.equal(decompressed, restored.length - served.length, `only the ${decompressed} not taken from the spool were decompressed by the restore command`);
       }
-      await waitUntil(() => workers(sb).length === 0, { what: 'no prefetch worker once caught up', timeoutMs: 15_000 })
-      t.pass('caught up: no prefetch worker remains')
-      t.ok(staged(sb).length <= 4, `at most 4 segments in the spool (${staged(sb).length})`)
-      t.match(workerLog(sb), /stopping after staging \d+ segment\(s\): [0-9A-F]{24} is not in .* yet: nothing more to stage/, 'the worker stopped at the end of the archive')
-      t.ok(await sb.server.isInRecovery(), 'still a standby')
-    })
+      await waitUntil(() => workers(sb).length === 0, { what: 'no prefetch worker once caught up', timeoutMs: 15_000 });
+      t.pass('caught up: no prefetch worker remains');
+      t.ok(staged(sb).length <= 4, `at most 4 segments in the spool (${staged(sb).length})`);
+      t.match(
+        workerLog(sb),
+        /stopping after staging \d+ segment\(s\): [0-9A-F]{24} is not in .* yet: nothing more to stage/,
+        'the worker stopped at the end of the archive',
+      );
+      t.ok(await sb.server.isInRecovery(), 'still a standby');
+    });
   }
 
   t.test('a fast trigger is obeyed even with the next segments staged: none of them is served', async (t) => {
-    const { sb, archiveMany } = await prefetchingStandby(`pf-fast${major}`, 'plain')
-    t.teardown(() => sb.server.stop('immediate'))
-    await sb.server.query('select pg_wal_replay_pause()')
-    const { segments, expected } = await archiveMany()
-    await waitUntil(() => staged(sb).length === 4, { what: 'a full spool', timeoutMs: 30_000 })
-    await writeTrigger(sb, 'fast')
-    await sb.server.query('select pg_wal_replay_resume()')
-    await waitPromoted(sb.server)
-    t.pass('promoted')
-    t.ok(logged(sb, new RegExp(`fast trigger .* found, not waiting for ${segments[1]}`)), `walwait answered "not found" for ${segments[1]}, which was staged`)
-    const rows = await count(sb.server)
-    t.ok(rows < expected, `the rows of the staged segments were not replayed (${rows} of ${expected})`)
-    await waitUntil(() => workers(sb).length === 0, { what: 'the worker to go once the server left recovery', timeoutMs: 15_000 })
-    t.same(staged(sb), [], 'the spool was emptied')
-  })
+    const { sb, archiveMany } = await prefetchingStandby(`pf-fast${major}`, 'plain');
+    t.teardown(() => sb.server.stop('immediate'));
+    await sb.server.query('select pg_wal_replay_pause()');
+    const { segments, expected } = await archiveMany();
+    await waitUntil(() => staged(sb).length === 4, { what: 'a full spool', timeoutMs: 30_000 });
+    await writeTrigger(sb, 'fast');
+    await sb.server.query('select pg_wal_replay_resume()');
+    await waitPromoted(sb.server);
+    t.pass('promoted');
+    t.ok(logged(sb, new RegExp(`fast trigger .* found, not waiting for ${segments[1]}`)), `walwait answered "not found" for ${segments[1]}, which was staged`);
+    const rows = await count(sb.server);
+    t.ok(rows < expected, `the rows of the staged segments were not replayed (${rows} of ${expected})`);
+    await waitUntil(() => workers(sb).length === 0, { what: 'the worker to go once the server left recovery', timeoutMs: 15_000 });
+    t.same(staged(sb), [], 'the spool was emptied');
+  });
 
   t.test('pg_ctl stop: a worker waiting with a full spool goes with the standby', async (t) => {
-    const { sb, archiveMany } = await prefetchingStandby(`pf-stop${major}`, 'plain')
-    t.teardown(() => sb.server.stop('immediate'))
+    const { sb, archiveMany } = await prefetchingStandby(`pf-stop${major}`, 'plain');
+    t.teardown(() => sb.server.stop('immediate'));
     // Paused replay stops asking for segments: the worker fills the spool and waits for it to drain.
-    await sb.server.query('select pg_wal_replay_pause()')
-    await archiveMany()
-    await waitUntil(() => staged(sb).length === 4 && workers(sb).length === 1, { what: 'a full spool and a waiting worker', timeoutMs: 30_000 })
-    t.pass('the worker has filled the spool and waits')
-    const status = await walwaitCli(major, ['status', '-D', sb.server.dataDir, '--json'])
-    t.equal(status.code, 0, status.stderr)
-    t.match(JSON.parse(status.stdout).standby.prefetch, { staged: staged(sb).sort(), workerRunning: true, current: true }, 'walwait status shows the spool, its worker, and that it is this server\'s')
-    await sb.server.stop('fast')
-    await waitUntil(() => workers(sb).length === 0, { what: 'the worker to go with the standby', timeoutMs: 10_000 })
-    t.pass('after pg_ctl stop no prefetch worker remains')
-    t.same(staged(sb), [], 'and the spool was emptied')
-    t.comment(workerLog(sb).trim().split('\n').slice(-1)[0] ?? '')
-  })
-})
+    await sb.server.query('select pg_wal_replay_pause()');
+    await archiveMany();
+    await waitUntil(() => staged(sb).length === 4 && workers(sb).length === 1, { what: 'a full spool and a waiting worker', timeoutMs: 30_000 });
+    t.pass('the worker has filled the spool and waits');
+    const status = await walwaitCli(major, ['status', '-D', sb.server.dataDir, '--json']);
+    t.equal(status.code, 0, status.stderr);
+    t.match(
+      JSON.parse(status.stdout).standby.prefetch,
+      { staged: staged(sb).sort(), workerRunning: true, current: true },
+      "walwait status shows the spool, its worker, and that it is this server's",
+    );
+    await sb.server.stop('fast');
+    await waitUntil(() => workers(sb).length === 0, { what: 'the worker to go with the standby', timeoutMs: 10_000 });
+    t.pass('after pg_ctl stop no prefetch worker remains');
+    t.same(staged(sb), [], 'and the spool was emptied');
+    t.comment(workerLog(sb).trim().split('\n').slice(-1)[0] ?? '');
+  });
+});

@@ -63,7 +63,11 @@ export async function startServe(t: Test, opts: { args?: string[]; root?: string
   };
 }
 
-export interface Reply { status: number; headers: IncomingHttpHeaders; body: Buffer }
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
 
 export interface RequestOptions {
   method?: string;
@@ -82,7 +86,16 @@ export function get(s: { port: number; url: string }, path: string, opts: Reques
   const headers: Record<string, string> = { ...(token === false ? {} : { Authorization: `Bearer ${token}` }), ...opts.headers };
   return new Promise((resolve, reject) => {
     const req = (tls ? httpsRequest : httpRequest)(
-      { host: '127.0.0.1', port: s.port, path, method: opts.method ?? 'GET', headers, agent: false, ...(opts.ca ? { ca: opts.ca, servername: 'localhost' } : {}), ...(opts.signal ? { signal: opts.signal } : {}) },
+      {
+        host: '127.0.0.1',
+        port: s.port,
+        path,
+        method: opts.method ?? 'GET',
+        headers,
+        agent: false,
+        ...(opts.ca ? { ca: opts.ca, servername: 'localhost' } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

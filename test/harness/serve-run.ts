@@ -13,7 +13,9 @@ export interface ServeRun {
 }
 
 export async function runServe(t: Test, opts: { archive: string; tokenFile: string; cwd: string; port?: number; args?: string[] }): Promise<ServeRun> {
-  const run = runWalwait(['serve', '-a', opts.archive, '--listen', `127.0.0.1:${opts.port ?? 0}`, '--token-file', opts.tokenFile, ...(opts.args ?? [])], { cwd: opts.cwd });
+  const run = runWalwait(['serve', '-a', opts.archive, '--listen', `127.0.0.1:${opts.port ?? 0}`, '--token-file', opts.tokenFile, ...(opts.args ?? [])], {
+    cwd: opts.cwd,
+  });
   t.teardown(async () => {
     if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     await run.done;

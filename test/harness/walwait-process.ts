@@ -63,7 +63,10 @@ export function runWalwait(args: string[], opts: { cwd: string; env?: Record<str
   return { child, stderr: () => err, done, logged };
 }
 
-export interface WalwaitProcess { pid: number; walfile: string | undefined }
+export interface WalwaitProcess {
+  pid: number;
+  walfile: string | undefined;
+}
 
 /** Running walwait processes (argv[1] is bin/walwait) whose command line mentions `needle`. */
 export function walwaitProcesses(needle: string): WalwaitProcess[] {

@@ -8,7 +8,24 @@ const cwd = '/data';
 
 t.test('defaults', async (t) => {
   const o = resolveOptions({ flags: {}, env: {}, cwd });
-  t.same(o, { archive: undefined, archives: [], tokenFile: undefined, tlsCa: undefined, trigger: undefined, pollInterval: 1, logFormat: 'text', logLevel: 'info', maxWait: 0, partialDir: undefined, mode: 'auto', standbyWait: 1, compress: 'none', slot: undefined, maxRetained: undefined, prefetch: 0 });
+  t.same(o, {
+    archive: undefined,
+    archives: [],
+    tokenFile: undefined,
+    tlsCa: undefined,
+    trigger: undefined,
+    pollInterval: 1,
+    logFormat: 'text',
+    logLevel: 'info',
+    maxWait: 0,
+    partialDir: undefined,
+    mode: 'auto',
+    standbyWait: 1,
+    compress: 'none',
+    slot: undefined,
+    maxRetained: undefined,
+    prefetch: 0,
+  });
 });
 
 t.test('precedence: flags, then environment, then config file, then defaults', async (t) => {
@@ -60,7 +77,10 @@ t.test('sizes and slot names', async (t) => {
   t.throws(() => size('lots'), { code: 'bad-config', message: /max-retained "lots" from --max-retained is not a size/ });
   t.throws(() => size('0'), { code: 'bad-config' });
   t.equal(resolveOptions({ flags: {}, env: { WALWAIT_SLOT: 'standby_a' }, cwd }).slot, 'standby_a');
-  t.throws(() => resolveOptions({ flags: { slot: 'Standby-A' }, env: {}, cwd }), { code: 'bad-config', message: /slot name "Standby-A" from --slot is not valid/ });
+  t.throws(() => resolveOptions({ flags: { slot: 'Standby-A' }, env: {}, cwd }), {
+    code: 'bad-config',
+    message: /slot name "Standby-A" from --slot is not valid/,
+  });
   t.throws(() => resolveOptions({ flags: { compress: 'bzip2' }, env: {}, cwd }), { code: 'bad-config', message: /compress "bzip2"/ });
 });
 
@@ -73,7 +93,10 @@ t.test('prefetch: a whole number of segments from 0 to 64', async (t) => {
   for (const bad of ['65', '-1', '2.5', 'four', '4 segments', '']) {
     t.throws(() => prefetch({ flags: { prefetch: bad } }), { code: 'bad-config', message: /from --prefetch/ }, bad);
   }
-  t.throws(() => prefetch({ config: { path: 'c.json', values: { prefetch: 1.5 } } }), { code: 'bad-config', message: /prefetch "1.5" from c.json is not a whole number from 0 to 64/ });
+  t.throws(() => prefetch({ config: { path: 'c.json', values: { prefetch: 1.5 } } }), {
+    code: 'bad-config',
+    message: /prefetch "1.5" from c.json is not a whole number from 0 to 64/,
+  });
 });
 
 t.test('an empty environment variable does not count', async (t) => {
@@ -99,7 +122,11 @@ t.test('config file loading', async (t) => {
   };
   t.equal(loadConfigFile(join(dir, 'absent.json'), false), undefined, 'optional and absent');
   t.throws(() => loadConfigFile(join(dir, 'absent.json'), true), /cannot read config file/);
-  t.same(loadConfigFile(file('ok.json', '{"archive": "/a", "poll-interval": 0.5, "logLevel": "warn"}'), true)?.values, { archive: '/a', pollInterval: 0.5, logLevel: 'warn' });
+  t.same(loadConfigFile(file('ok.json', '{"archive": "/a", "poll-interval": 0.5, "logLevel": "warn"}'), true)?.values, {
+    archive: '/a',
+    pollInterval: 0.5,
+    logLevel: 'warn',
+  });
   t.throws(() => loadConfigFile(file('bad.json', '{"archive": '), true), /not valid JSON/);
   t.throws(() => loadConfigFile(file('arr.json', '[]'), true), /must hold a JSON object/);
   t.throws(() => loadConfigFile(file('typo.json', '{"archve": "/a"}'), true), /unknown key "archve"/);

@@ -55,9 +55,17 @@ function standby(opts: { postmaster?: boolean } = {}): Standby {
     restartPostmaster() {
       sb.postmaster = startPostmaster(s.data);
     },
-    staged: () => (existsSync(spool) ? readdirSync(spool).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort() : []),
+    staged: () =>
+      existsSync(spool)
+        ? readdirSync(spool)
+            .filter((n) => /^[0-9A-F]{24}$/.test(n))
+            .sort()
+        : [],
     workerLog: () => (existsSync(join(spool, 'worker.log')) ? readFileSync(join(spool, 'worker.log'), 'utf8') : ''),
-    workers: () => walwaitProcesses(spool).filter((p) => p.walfile === 'prefetch-worker').map((p) => p.pid),
+    workers: () =>
+      walwaitProcesses(spool)
+        .filter((p) => p.walfile === 'prefetch-worker')
+        .map((p) => p.pid),
     run: (name, ...extra) => s.restore(name, '--log-level', 'debug', ...extra),
   };
   return sb;
@@ -76,7 +84,11 @@ t.test('stages the next segments after a restore, and the next restore is a rena
   for (let i = 1; i < 4; i++) t.ok(readFileSync(join(s.spool, seg(i))).equals(bytesOf(seg(i))), `${seg(i)} staged byte for byte`);
   await waitFor(() => s.workers().length === 0, 'the worker to exit: nothing more to stage');
   t.match(s.workerLog(), new RegExp(`stopping after staging 3 segment\\(s\\): ${seg(4)} is not in .* yet`));
-  t.same(readdirSync(s.spool).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left');
+  t.same(
+    readdirSync(s.spool).filter((n) => n.endsWith('.tmp')),
+    [],
+    'no temporary file left',
+  );
 
   const second = await s.run(seg(1), '--prefetch', '3').done;
   t.equal(second.code, 0, second.stderr);
@@ -170,7 +182,11 @@ t.test('foreign and incomplete segments are never staged', async (t) => {
   t.equal((await z.run(seg(0), '--prefetch', '3').done).code, 0);
   await waitFor(() => z.workers().length === 0 && z.workerLog().includes('stopping'), 'the worker to stop');
   t.same(z.staged(), [], 'a compressed segment that decompresses short is not staged');
-  t.same(readdirSync(z.spool).filter((n) => n.endsWith('.tmp')), [], 'and its temporary copy is gone');
+  t.same(
+    readdirSync(z.spool).filter((n) => n.endsWith('.tmp')),
+    [],
+    'and its temporary copy is gone',
+  );
 });
 
 t.test('a file still being written into the spool is never served', async (t) => {
@@ -229,7 +245,8 @@ t.test('a full spool nobody takes from is given back; so is one of a server that
   const s = standby();
   for (let i = 0; i < 10; i++) s.put(seg(i), bytesOf(seg(i)));
   // Replay paused, or a standby that now streams: PostgreSQL stops asking.
-  const r = await runWalwait([seg(0), 'pg_wal/RECOVERYXLOG', '-a', s.archive, '--prefetch', '3'], { cwd: s.data, env: { WALWAIT_PREFETCH_IDLE_MS: '1000' } }).done;
+  const r = await runWalwait([seg(0), 'pg_wal/RECOVERYXLOG', '-a', s.archive, '--prefetch', '3'], { cwd: s.data, env: { WALWAIT_PREFETCH_IDLE_MS: '1000' } })
+    .done;
   t.equal(r.code, 0, r.stderr);
   await waitFor(() => s.staged().length === 3, 'a full spool');
   await waitFor(() => s.workers().length === 0, 'the idle worker to exit', 10_000);
@@ -325,7 +342,12 @@ t.test('--prefetch takes a whole number from 0 to 64', async (t) => {
   for (const bad of ['65', 'two', '1.5', '-1']) {
     const r = await s.restore(seg(0), `--prefetch=${bad}`).done;
     t.equal(r.code, 200, `--prefetch=${bad} → 200`);
-    t.match(r.stderr, new RegExp(`walwait: ERROR: invalid configuration: prefetch "${bad.replace('.', '\\.')}" from --prefetch is not a whole number from 0 to 64; use e.g. --prefetch 4`));
+    t.match(
+      r.stderr,
+      new RegExp(
+        `walwait: ERROR: invalid configuration: prefetch "${bad.replace('.', '\\.')}" from --prefetch is not a whole number from 0 to 64; use e.g. --prefetch 4`,
+      ),
+    );
   }
   const env = await runWalwait([seg(0), 'pg_wal/RECOVERYXLOG', '-a', s.archive], { cwd: s.data, env: { WALWAIT_PREFETCH: '100' } }).done;
   t.equal(env.code, 200);

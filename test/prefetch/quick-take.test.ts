@@ -56,7 +56,11 @@ function setUp(opts: { withTrigger?: boolean; key?: (k: Parameters<typeof format
     fakeBin,
     run: (args, interpreter) => {
       rmSync(mark, { force: true });
-      const r = spawnSync('/bin/sh', ['-c', `${interpreter ? `${interpreter} ` : ''}${WALWAIT_BIN} ${args}`], { cwd: s.data, env: { PATH: `${fakeBin}:/usr/bin:/bin` }, stdio: 'ignore' });
+      const r = spawnSync('/bin/sh', ['-c', `${interpreter ? `${interpreter} ` : ''}${WALWAIT_BIN} ${args}`], {
+        cwd: s.data,
+        env: { PATH: `${fakeBin}:/usr/bin:/bin` },
+        stdio: 'ignore',
+      });
       return { code: r.status, node: existsSync(mark) };
     },
   };
@@ -67,7 +71,7 @@ const staged = (c: Case): boolean => existsSync(join(c.spool, SEGMENT));
 // /bin/sh is dash on Debian and bash on RHEL-like systems: the script must mean the same to both.
 const interpreters = ['/bin/sh', ...(existsSync('/bin/bash') ? ['/bin/bash'] : [])];
 
-t.test('a staged segment under the running postmaster\'s key is renamed to %p, without Node', async (t) => {
+t.test("a staged segment under the running postmaster's key is renamed to %p, without Node", async (t) => {
   for (const sh of interpreters) {
     for (const args of [`${SEGMENT} pg_wal/RECOVERYXLOG -a /archive --prefetch 4`, `--prefetch=4 -a /archive restore ${SEGMENT} pg_wal/RECOVERYXLOG`]) {
       const c = setUp();
@@ -84,7 +88,11 @@ t.test('without node on PATH the script exits 127, so PostgreSQL stops rather th
   const c = setUp();
   rmSync(join(c.fakeBin, 'node'));
   for (const sh of interpreters) {
-    const r = spawnSync('/bin/sh', ['-c', `${sh} ${WALWAIT_BIN} ${SEGMENT.slice(0, 23)}F pg_wal/RECOVERYXLOG`], { cwd: c.data, env: { PATH: `${c.fakeBin}:/nonexistent` }, stdio: 'ignore' });
+    const r = spawnSync('/bin/sh', ['-c', `${sh} ${WALWAIT_BIN} ${SEGMENT.slice(0, 23)}F pg_wal/RECOVERYXLOG`], {
+      cwd: c.data,
+      env: { PATH: `${c.fakeBin}:/nonexistent` },
+      stdio: 'ignore',
+    });
     t.equal(r.status, 127, `${sh}: exit 127 (command not found), never 1-125`);
   }
 });
@@ -98,7 +106,11 @@ t.test('if sh itself fails (here: it cannot fork mv), it exits 201, never 1-125 
   await chownTreeToRunAs(c.root);
   // RLIMIT_NPROC does not bind root: as root this runs as the harness's unprivileged user. No
   // `sh -c` around it: that shell could not fork walwait either (and would exit 2 itself).
-  const r = await run('prlimit', ['--nproc=1', WALWAIT_BIN, SEGMENT, 'pg_wal/RECOVERYXLOG'], { cwd: c.data, env: { PATH: `${c.fakeBin}:/usr/bin:/bin` }, asRunUser: process.getuid?.() === 0 });
+  const r = await run('prlimit', ['--nproc=1', WALWAIT_BIN, SEGMENT, 'pg_wal/RECOVERYXLOG'], {
+    cwd: c.data,
+    env: { PATH: `${c.fakeBin}:/usr/bin:/bin` },
+    asRunUser: process.getuid?.() === 0,
+  });
   t.equal(r.code, 201, r.stderr);
   t.ok(staged(c), 'nothing was taken from the spool');
 });
@@ -149,7 +161,11 @@ t.test('a segment the worker is writing now is waited for, while that process li
   postmasters.push(writer);
   const tmp = join(c.spool, `.${SEGMENT}.walwait-${writer.pid}.tmp`);
   writeFileSync(tmp, '');
-  const run = spawn('/bin/sh', ['-c', `${WALWAIT_BIN} ${SEGMENT} pg_wal/RECOVERYXLOG`], { cwd: c.data, env: { PATH: `${join(c.data, '..', 'fake-bin')}:/usr/bin:/bin` }, stdio: 'ignore' });
+  const run = spawn('/bin/sh', ['-c', `${WALWAIT_BIN} ${SEGMENT} pg_wal/RECOVERYXLOG`], {
+    cwd: c.data,
+    env: { PATH: `${join(c.data, '..', 'fake-bin')}:/usr/bin:/bin` },
+    stdio: 'ignore',
+  });
   const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
   writeFileSync(tmp, bytes);
   renameSync(tmp, join(c.spool, SEGMENT)); // staged: before or while the shell part waits, it is served

@@ -9,7 +9,15 @@ const ENOENT = { code: 'ENOENT', message: "ENOENT: no such file or directory, st
 t.test('the first fault warns; the same fault within the interval does not; a new cause or source does', async (t) => {
   const first = nextFault(undefined, '/arch', ENOENT, T0);
   t.ok(first.warn);
-  t.same(first.fault, { source: '/arch', code: 'ENOENT', message: ENOENT.message, since: '2026-12-07T01:00:00.000Z', warnedAt: '2026-12-07T01:00:00.000Z', lastAt: '2026-12-07T01:00:00.000Z', notFoundAnswers: 1 });
+  t.same(first.fault, {
+    source: '/arch',
+    code: 'ENOENT',
+    message: ENOENT.message,
+    since: '2026-12-07T01:00:00.000Z',
+    warnedAt: '2026-12-07T01:00:00.000Z',
+    lastAt: '2026-12-07T01:00:00.000Z',
+    notFoundAnswers: 1,
+  });
   const again = nextFault(first.fault, '/arch', { ...ENOENT, message: 'another file, same cause' }, T0 + 5000);
   t.notOk(again.warn, 'same source and code: no second warning');
   t.equal(again.fault.since, first.fault.since, 'since is kept');
@@ -18,7 +26,10 @@ t.test('the first fault warns; the same fault within the interval does not; a ne
   t.ok(nextFault(again.fault, '/arch', ENOENT, T0 + FAULT_WARN_INTERVAL_MS).warn, 'warned again once the interval has passed');
   t.ok(nextFault(again.fault, '/arch', { code: 'EACCES', message: 'denied' }, T0 + 6000).warn, 'another cause');
   t.ok(nextFault(again.fault, '/other', ENOENT, T0 + 6000).warn, 'another source');
-  t.ok(nextFault({ ...again.fault, warnedAt: '2027-01-01T00:00:00.000Z' }, '/arch', ENOENT, T0 + 6000).warn, 'a warning time in the future (clock stepped back) warns');
+  t.ok(
+    nextFault({ ...again.fault, warnedAt: '2027-01-01T00:00:00.000Z' }, '/arch', ENOENT, T0 + 6000).warn,
+    'a warning time in the future (clock stepped back) warns',
+  );
 });
 
 t.test('known down: the same source and cause answered within the last minute', async (t) => {

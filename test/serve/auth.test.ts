@@ -11,7 +11,17 @@ t.test('the token is the file content, trimmed; the scheme is case-insensitive',
   const token = loadToken(file);
   t.ok(token.accepts('Bearer s3cret token'));
   t.ok(token.accepts('bearer s3cret token'));
-  for (const wrong of [undefined, '', 'Bearer', 'Bearer ', 'Bearer s3cret', 'Bearer s3cret token2', 'Basic s3cret token', 's3cret token', 'Bearer S3CRET TOKEN']) {
+  for (const wrong of [
+    undefined,
+    '',
+    'Bearer',
+    'Bearer ',
+    'Bearer s3cret',
+    'Bearer s3cret token2',
+    'Basic s3cret token',
+    's3cret token',
+    'Bearer S3CRET TOKEN',
+  ]) {
     t.notOk(token.accepts(wrong), String(wrong));
   }
   t.equal(token.worldReadable, false);

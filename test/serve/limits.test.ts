@@ -42,10 +42,7 @@ t.test('slowloris: headers sent byte by byte are cut off by the headers timeout;
 t.test(`connections beyond ${MAX_CONNECTIONS} are closed at once; the open ones keep working`, async (t) => {
   const s = await startServe(t, { args: ['--poll-interval', '30'] });
   // Fill every connection slot with a long-poll (held, so the connections stay open).
-  const waiting = [
-    get(s, `/wal/${NEXT}?wait=120`),
-    ...Array.from({ length: MAX_CONNECTIONS - 1 }, () => get(s, `/wal/${SEGMENT}?wait=120`)),
-  ];
+  const waiting = [get(s, `/wal/${NEXT}?wait=120`), ...Array.from({ length: MAX_CONNECTIONS - 1 }, () => get(s, `/wal/${SEGMENT}?wait=120`))];
   await s.run.logged(new RegExp(`\\(${MAX_CONNECTIONS} waiting\\)`));
   const extra = await openSocket(s.port);
   extra.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -59,5 +56,8 @@ t.test(`connections beyond ${MAX_CONNECTIONS} are closed at once; the open ones 
   t.ok(first.body.equals(segmentBytes({ name: NEXT })));
   s.put(SEGMENT, segmentBytes());
   const rest = await Promise.all(waiting.slice(1));
-  t.same(rest.map((r) => r.status), Array(MAX_CONNECTIONS - 1).fill(200));
+  t.same(
+    rest.map((r) => r.status),
+    Array(MAX_CONNECTIONS - 1).fill(200),
+  );
 });

@@ -53,8 +53,14 @@ t.test('fifty concurrent waiters share the one watcher and are all answered by o
   await s.run.logged(/long-poll wake: checking 1 name\(s\) for 50 waiting request\(s\)/);
   s.put(SEGMENT, segmentBytes());
   const replies = await Promise.all(pending);
-  t.same(replies.map((r) => r.status), Array(50).fill(200));
-  t.ok(replies.every((r) => r.body.equals(segmentBytes())), 'all byte for byte');
+  t.same(
+    replies.map((r) => r.status),
+    Array(50).fill(200),
+  );
+  t.ok(
+    replies.every((r) => r.body.equals(segmentBytes())),
+    'all byte for byte',
+  );
 });
 
 t.test('a client that goes away ends its wait and frees its slot', async (t) => {

@@ -48,10 +48,28 @@ t.test('traversal and anything that is not a WAL name: 400, nothing outside the 
   writeFileSync(join(s.archive, 'notes.txt'), 'TOP SECRET\n');
   s.put(`${SEGMENT}.gz`, Buffer.from('TOP SECRET\n')); // stored compressed, but "X.gz" is not a name to ask for
   const targets = [
-    '/wal/..', '/wal/../secret', '/wal/../token', '/wal/../../../../etc/passwd', '/wal/%2e%2e/secret', '/wal/%2E%2E%2Fsecret',
-    '/wal/..%2fsecret', '/wal/%252e%252e%252fsecret', '/wal//etc/passwd', '/wal/%2fetc%2fpasswd', `/wal/${SEGMENT}/../../secret`,
-    `/wal/${SEGMENT}%00`, `/wal/${SEGMENT}%00.gz`, `/wal/${SEGMENT}.gz`, `/wal/${SEGMENT}.txt`, '/wal/notes.txt', `/wal/${SEGMENT}/`,
-    `/wal/${'0'.repeat(4000)}`, '/wal/', `/wal/${SEGMENT}?wait=abc`, `/wal/${SEGMENT}?wait=301`, `/wal/${SEGMENT}?wait=1&x=1`,
+    '/wal/..',
+    '/wal/../secret',
+    '/wal/../token',
+    '/wal/../../../../etc/passwd',
+    '/wal/%2e%2e/secret',
+    '/wal/%2E%2E%2Fsecret',
+    '/wal/..%2fsecret',
+    '/wal/%252e%252e%252fsecret',
+    '/wal//etc/passwd',
+    '/wal/%2fetc%2fpasswd',
+    `/wal/${SEGMENT}/../../secret`,
+    `/wal/${SEGMENT}%00`,
+    `/wal/${SEGMENT}%00.gz`,
+    `/wal/${SEGMENT}.gz`,
+    `/wal/${SEGMENT}.txt`,
+    '/wal/notes.txt',
+    `/wal/${SEGMENT}/`,
+    `/wal/${'0'.repeat(4000)}`,
+    '/wal/',
+    `/wal/${SEGMENT}?wait=abc`,
+    `/wal/${SEGMENT}?wait=301`,
+    `/wal/${SEGMENT}?wait=1&x=1`,
   ];
   for (const path of targets) {
     const r = await get(s, path);
@@ -140,7 +158,13 @@ t.test('history, backup and partial files: served as they are; absent ones at on
 
 t.test('methods, bodies, oversized headers', async (t) => {
   const s = await startServe(t);
-  for (const [method, path] of [['POST', '/status'], ['PUT', `/wal/${SEGMENT}`], ['DELETE', `/wal/${SEGMENT}`], ['POST', '/healthz'], ['HEAD', '/status']] as const) {
+  for (const [method, path] of [
+    ['POST', '/status'],
+    ['PUT', `/wal/${SEGMENT}`],
+    ['DELETE', `/wal/${SEGMENT}`],
+    ['POST', '/healthz'],
+    ['HEAD', '/status'],
+  ] as const) {
     const r = await get(s, path, { method });
     t.equal(r.status, 405, `${method} ${path}`);
     t.ok(r.headers.allow, 'with Allow');
@@ -148,7 +172,10 @@ t.test('methods, bodies, oversized headers', async (t) => {
   const body = await get(s, `/wal/${SEGMENT}`, { body: 'hello', headers: { 'Content-Type': 'text/plain', 'Content-Length': '5' } });
   t.equal(body.status, 413, 'a request body');
   t.equal(body.headers.connection, 'close');
-  const chunked = await raw(s.port, `GET /wal/${SEGMENT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+  const chunked = await raw(
+    s.port,
+    `GET /wal/${SEGMENT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+  );
   t.match(chunked.text, /^HTTP\/1\.1 413 /, 'a chunked body');
   const big = await raw(s.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\n\r\n`);
   t.match(big.text, /^HTTP\/1\.1 431 /, 'headers over 8 KiB');
@@ -172,7 +199,10 @@ t.test('JSON logs: one pino line per request', async (t) => {
   const s = await startServe(t, { args: ['--log-format', 'json'] });
   await get(s, '/healthz');
   await s.run.logged('"path":"/healthz"');
-  const line = s.run.stderr().split('\n').find((l) => l.includes('"path":"/healthz"'))!;
+  const line = s.run
+    .stderr()
+    .split('\n')
+    .find((l) => l.includes('"path":"/healthz"'))!;
   t.match(JSON.parse(line), { level: 30, method: 'GET', path: '/healthz', status: 200, bytes: 3, ms: Number, remote: '127.0.0.1' });
 });
 

@@ -37,7 +37,11 @@ async function setup(opts: { token?: string } = {}) {
   return { ...d, serve, source };
 }
 
-const rejection = async (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (err: unknown) => err);
+const rejection = async (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
 
 t.test('200 plain: staged next to the target with its head, then moved into place', async (t) => {
   const s = await setup();
@@ -64,7 +68,13 @@ t.test('200 compressed: decompressed from the staged copy; a refused check remov
   t.equal(found?.codec, 'zstd');
   t.equal(found?.head.length, 0, 'no head: known only once decompressed');
   const dest = join(s.staging, 'RECOVERYXLOG');
-  const err = await rejection(s.source.restore(found!, dest, { check: async () => { throw new Error('refused'); } }));
+  const err = await rejection(
+    s.source.restore(found!, dest, {
+      check: async () => {
+        throw new Error('refused');
+      },
+    }),
+  );
   t.match(err, { message: 'refused' });
   t.same(s.listStaging(), [], 'nothing left: neither the staged copy nor the decompressed temporary');
   const again = await s.source.find(SEGMENT, LONG_PAGE_HEADER_SIZE);
@@ -112,7 +122,12 @@ t.test('everything but the protocol\'s "absent" is an error the restore loop ret
   t.notMatch(String((refused as Error).message) + (refused as UpstreamError).hint, TOKEN, 'the token is never shown');
 
   const ok = await setup();
-  for (const [status, headers] of [[500, {}], [503, { 'retry-after': '1' }], [400, {}], [404, {}]] as const) {
+  for (const [status, headers] of [
+    [500, {}],
+    [503, { 'retry-after': '1' }],
+    [400, {}],
+    [404, {}],
+  ] as const) {
     ok.serve.intercept = (_req, res) => {
       res.writeHead(status, headers);
       res.end('some text\n');
@@ -127,7 +142,11 @@ t.test('everything but the protocol\'s "absent" is an error the restore loop ret
     res.end('<html');
     return true;
   };
-  t.match(await rejection(ok.source.find('00000002.history', 0)), { code: 'EPROTO', message: /Content-Type "text\/html", not WAL/ }, 'a 200 that is not WAL is not restored');
+  t.match(
+    await rejection(ok.source.find('00000002.history', 0)),
+    { code: 'EPROTO', message: /Content-Type "text\/html", not WAL/ },
+    'a 200 that is not WAL is not restored',
+  );
 
   const port = await freePort();
   const nobody = new HttpSource({ url: `http://127.0.0.1:${port}`, token: TOKEN, stagingDir: ok.staging });
@@ -200,7 +219,10 @@ t.test('a refused download is not fetched again while the server reports it unch
   t.ok(Date.now() - started >= 900, 'it still waits as a long poll would');
   t.notOk(again?.staged, 'not downloaded again');
   t.ok(again?.head.equals(first!.head), 'the head it was refused for');
-  t.same(s.serve.requests.map((r) => r.method), ['GET', 'HEAD']);
+  t.same(
+    s.serve.requests.map((r) => r.method),
+    ['GET', 'HEAD'],
+  );
   t.same(s.listStaging(), []);
   // Replaced upstream (another Last-Modified): downloaded again.
   writeFileSync(join(s.archive, SEGMENT), segmentBytes());
@@ -224,7 +246,7 @@ t.test('FirstOf over two upstreams: the first complete copy wins', async (t) => 
   t.notOk(winner?.problem, 'incomplete in the first, complete in the second: the second wins');
   t.equal(winner?.size, FACTS.segSize);
   await both.restore(winner!, join(b.staging, 'RECOVERYXLOG'));
-  t.same(a.listStaging(), [], 'the first one\'s answer left nothing behind');
+  t.same(a.listStaging(), [], "the first one's answer left nothing behind");
   t.equal(a.serve.requests.at(-1)?.url, `/wal/${SEGMENT}`, 'only the last source long-polls');
   t.equal(b.serve.requests.at(-1)?.url, `/wal/${SEGMENT}?wait=1`);
 });
@@ -236,7 +258,11 @@ t.test('FirstOf: an upstream that is down does not keep the next one from servin
   const err = await rejection(both.find(SEGMENT, LONG_PAGE_HEADER_SIZE));
   t.match(err, { code: 'ECONNREFUSED' }, 'absent from the second, the first down: the error, not "absent"');
   writeFileSync(join(b.archive, SEGMENT), segmentBytes({ size: FACTS.segSize / 2 }));
-  t.match(await rejection(both.find(SEGMENT, LONG_PAGE_HEADER_SIZE)), { code: 'ECONNREFUSED' }, 'incomplete in the second, the first down: the error (the first may hold it whole)');
+  t.match(
+    await rejection(both.find(SEGMENT, LONG_PAGE_HEADER_SIZE)),
+    { code: 'ECONNREFUSED' },
+    'incomplete in the second, the first down: the error (the first may hold it whole)',
+  );
   writeFileSync(join(b.archive, SEGMENT), segmentBytes());
   const found = await both.find(SEGMENT, LONG_PAGE_HEADER_SIZE);
   t.equal(found?.size, FACTS.segSize, 'the first down, the second has it: served');
@@ -262,7 +288,10 @@ t.test('HTTPS: verified against --tls-ca; without it, a TLS error that is retrie
   t.match(err, { message: /^TLS with https:\/\/127\.0\.0\.1:\d+ failed, its certificate is not trusted/, hint: /--tls-ca/ });
   const byName = new HttpSource({ url: serve.url.replace('127.0.0.1', 'localhost'), token: TOKEN, ca: pki.pem.caCert, stagingDir: d.staging });
   t.teardown(() => byName.close());
-  t.equal((await byName.find('00000002.history', 0)), undefined, 'a name in subjectAltName works too');
-  t.notOk(serve.requests.some((r) => !r.authorized), 'the token went only over verified connections');
+  t.equal(await byName.find('00000002.history', 0), undefined, 'a name in subjectAltName works too');
+  t.notOk(
+    serve.requests.some((r) => !r.authorized),
+    'the token went only over verified connections',
+  );
   t.notOk(existsSync(join(d.staging, 'RECOVERYXLOG')));
 });

@@ -1,7 +1,14 @@
 import t from 'tap';
 import {
-  formatBytes, formatLsn, isValidSegmentSize, parseLsn, parseWalName,
-  segmentFileName, segmentNumber, segmentStartLsn, segmentsPerLog,
+  formatBytes,
+  formatLsn,
+  isValidSegmentSize,
+  parseLsn,
+  parseWalName,
+  segmentFileName,
+  segmentNumber,
+  segmentStartLsn,
+  segmentsPerLog,
 } from '../../lib/wal/names.js';
 
 const MiB = 1024 * 1024;
@@ -13,7 +20,12 @@ t.test('every name kind', async (t) => {
   t.equal(parseWalName('0000002A.history')?.segment, undefined, 'history has no segment');
   const backup = '000000020000000100000003.00000028.backup';
   t.same(parseWalName(backup), {
-    name: backup, kind: 'backup', timeline: 2, segment: '000000020000000100000003', log: 1, seg: 3,
+    name: backup,
+    kind: 'backup',
+    timeline: 2,
+    segment: '000000020000000100000003',
+    log: 1,
+    seg: 3,
   });
   for (const ext of ['.partial', '.gz.partial', '.lz4.partial', '.zst.partial']) {
     t.same(parseWalName(SEG + ext), { name: SEG + ext, kind: 'partial', timeline: 1, segment: SEG, log: 10, seg: 255 }, ext);
@@ -24,20 +36,48 @@ t.test('every name kind', async (t) => {
 
 t.test('bad names', async (t) => {
   const bad = [
-    '', '.', '..', '/', '../000000010000000000000001', '000000010000000000000001/..', '/etc/passwd',
-    'pg_wal/000000010000000000000001', './000000010000000000000001', '00000001000000000000000a',
-    '0000000100000000000000O1', '00000001000000000000001', '0000000100000000000000001',
-    '000000000000000000000001', '00000000.history', '00000001.history.tmp', '00000001.HISTORY',
-    '1.history', '0000001.history', '000000001.history', 'xx000000010000000000000001',
-    '000000010000000000000001 ', ' 000000010000000000000001', '000000010000000000000001\n',
-    '000000010000000000000001.', '000000010000000000000001.tmp', '000000010000000000000001.gz',
-    '000000010000000000000001.partial.tmp', '000000010000000000000001.PARTIAL',
-    '000000010000000000000001.bz2.partial', '000000010000000000000001..partial',
-    '000000010000000000000001.gz.gz.partial', '.partial', '00000001.partial',
-    '000000000000000000000001.partial', '000000010000000000000001.backup',
-    '000000010000000000000001.0000002.backup', '000000010000000000000001.00000028.backup.tmp',
-    '000000010000000000000001.00000028', '000000000000000000000001.00000028.backup',
-    '000000010000000000000001.0000002g.backup', '0x0000010000000000000001',
+    '',
+    '.',
+    '..',
+    '/',
+    '../000000010000000000000001',
+    '000000010000000000000001/..',
+    '/etc/passwd',
+    'pg_wal/000000010000000000000001',
+    './000000010000000000000001',
+    '00000001000000000000000a',
+    '0000000100000000000000O1',
+    '00000001000000000000001',
+    '0000000100000000000000001',
+    '000000000000000000000001',
+    '00000000.history',
+    '00000001.history.tmp',
+    '00000001.HISTORY',
+    '1.history',
+    '0000001.history',
+    '000000001.history',
+    'xx000000010000000000000001',
+    '000000010000000000000001 ',
+    ' 000000010000000000000001',
+    '000000010000000000000001\n',
+    '000000010000000000000001.',
+    '000000010000000000000001.tmp',
+    '000000010000000000000001.gz',
+    '000000010000000000000001.partial.tmp',
+    '000000010000000000000001.PARTIAL',
+    '000000010000000000000001.bz2.partial',
+    '000000010000000000000001..partial',
+    '000000010000000000000001.gz.gz.partial',
+    '.partial',
+    '00000001.partial',
+    '000000000000000000000001.partial',
+    '000000010000000000000001.backup',
+    '000000010000000000000001.0000002.backup',
+    '000000010000000000000001.00000028.backup.tmp',
+    '000000010000000000000001.00000028',
+    '000000000000000000000001.00000028.backup',
+    '000000010000000000000001.0000002g.backup',
+    '0x0000010000000000000001',
   ];
   for (const name of bad) t.equal(parseWalName(name), undefined, JSON.stringify(name));
 });

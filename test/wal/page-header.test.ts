@@ -1,12 +1,16 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { formatLsn, parseWalName } from '../../lib/wal/names.js';
-import {
-  LONG_PAGE_HEADER_SIZE, WAL_PAGE_MAGIC, XLP_LONG_HEADER, majorForMagic, parseLongPageHeader,
-} from '../../lib/wal/page-header.js';
+import { LONG_PAGE_HEADER_SIZE, WAL_PAGE_MAGIC, XLP_LONG_HEADER, majorForMagic, parseLongPageHeader } from '../../lib/wal/page-header.js';
 
 interface MajorFacts {
-  systemId: string; segSize: number; blockSize: number; segment: string; pageAddr: string; pageTimeline: number; magic: string;
+  systemId: string;
+  segSize: number;
+  blockSize: number;
+  segment: string;
+  pageAddr: string;
+  pageTimeline: number;
+  magic: string;
 }
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/fixtures.json', import.meta.url), 'utf8')) as {
   majors: Record<string, MajorFacts>;

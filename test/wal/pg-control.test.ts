@@ -5,7 +5,12 @@ import { PG_CONTROL_SIZE, dbStateName, parsePgControl, pgControlCrcOffset } from
 
 // Facts recorded from the live servers over SQL when the fixtures were made.
 interface MajorFacts {
-  systemId: string; controlVersion: number; catalogVersion: number; state: number; segSize: number; blockSize: number;
+  systemId: string;
+  controlVersion: number;
+  catalogVersion: number;
+  state: number;
+  segSize: number;
+  blockSize: number;
 }
 const facts = JSON.parse(readFileSync(new URL('./fixtures/fixtures.json', import.meta.url), 'utf8')) as {
   majors: Record<string, MajorFacts>;
@@ -20,8 +25,13 @@ t.test('real pg_control files', async (t) => {
     t.same(
       parsePgControl(buf),
       {
-        systemId: BigInt(f.systemId), controlVersion: f.controlVersion, catalogVersion: f.catalogVersion,
-        state: f.state, blockSize: f.blockSize, segSize: f.segSize, crcOk: true,
+        systemId: BigInt(f.systemId),
+        controlVersion: f.controlVersion,
+        catalogVersion: f.catalogVersion,
+        state: f.state,
+        blockSize: f.blockSize,
+        segSize: f.segSize,
+        crcOk: true,
         checkpointTimeline: 1, // freshly initdb'd: test/e2e/failover.test.ts reads 2 after a promotion
       },
       `PostgreSQL ${major}`,

@@ -5,49 +5,49 @@
 // at close). Compared with a plain copyFile and with a read/write stream copy through user space,
 // on a 16 MiB file in the benchmark's temp directory, interleaved, destination removed before
 // each copy (as PostgreSQL removes RECOVERYXLOG). FICLONE_FORCE tells whether reflinks exist.
-import { constants, createReadStream, createWriteStream } from 'node:fs'
-import { copyFile, rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { fsType } from '../machine.js'
-import type { MicroStandby } from '../micro-standby.js'
-import { fmt, shuffled, summarize } from '../stats.js'
-import type { Row } from '../table.js'
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fsType } from '../machine.js';
+import type { MicroStandby } from '../micro-standby.js';
+import { fmt, shuffled, summarize } from '../stats.js';
+import type { Row } from '../table.js';
 
-const WARMUP = 2
+const WARMUP = 2;
 
 async function reflinks(src: string, dst: string): Promise<string> {
   try {
-    await copyFile(src, dst, constants.COPYFILE_FICLONE_FORCE)
-    return 'yes (FICLONE_FORCE succeeded)'
+    await copyFile(src, dst, constants.COPYFILE_FICLONE_FORCE);
+    return 'yes (FICLONE_FORCE succeeded)';
   } catch (e) {
-    return `no (FICLONE_FORCE: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`
+    return `no (FICLONE_FORCE: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
   } finally {
-    await rm(dst, { force: true })
+    await rm(dst, { force: true });
   }
 }
 
 export async function copyRow(sb: MicroStandby, runs: number): Promise<Row> {
-  const src = sb.source
-  const dst = join(sb.root, 'copy')
+  const src = sb.source;
+  const dst = join(sb.root, 'copy');
   const ways: Record<string, () => Promise<void>> = {
     ficlone: () => copyFile(src, dst, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL),
     plain: () => copyFile(src, dst),
     stream: () => pipeline(createReadStream(src), createWriteStream(dst)),
-  }
-  const ms: Record<string, number[]> = { ficlone: [], plain: [], stream: [] }
+  };
+  const ms: Record<string, number[]> = { ficlone: [], plain: [], stream: [] };
   for (let i = 0; i < WARMUP + runs; i++) {
     for (const k of shuffled(Object.keys(ways))) {
-      await rm(dst, { force: true })
-      const t0 = performance.now()
-      await ways[k]!()
-      if (i >= WARMUP) ms[k]!.push(performance.now() - t0)
+      await rm(dst, { force: true });
+      const t0 = performance.now();
+      await ways[k]!();
+      if (i >= WARMUP) ms[k]!.push(performance.now() - t0);
     }
   }
   const s = (k: string): string => {
-    const x = summarize(ms[k]!)
-    return `${fmt(x.median)} ms (p90 ${fmt(x.p90)})`
-  }
+    const x = summarize(ms[k]!);
+    return `${fmt(x.median)} ms (p90 ${fmt(x.p90)})`;
+  };
   return {
     id: '6',
     what: `copy primitive in-process, 16 MiB on ${fsType(sb.root)} (median ms)`,
@@ -56,5 +56,5 @@ export async function copyRow(sb: MicroStandby, runs: number): Promise<Row> {
     result: `reflinks: ${await reflinks(src, dst)}`,
     target: '—',
     n: `${runs} each, interleaved (+${WARMUP} warm-up)`,
-  }
+  };
 }

@@ -9,46 +9,50 @@
 // generated WAL, so walwait's checks see what they see in production. The four are interleaved
 // in a new random order each round, so drift on the machine (other jobs, CPU frequency) hits all
 // of them alike; two warm-up rounds are not counted.
-import { rmSync, statSync } from 'node:fs'
-import { join } from 'node:path'
-import { shellQuote } from '../../harness/postgres.js'
-import type { MicroStandby } from '../micro-standby.js'
-import { SEG_BYTES, benchBin, timeShell } from '../proc.js'
-import { fmt, shuffled, summarize, type Summary } from '../stats.js'
-import { verdict, type Row } from '../table.js'
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { shellQuote } from '../../harness/postgres.js';
+import type { MicroStandby } from '../micro-standby.js';
+import { SEG_BYTES, benchBin, timeShell } from '../proc.js';
+import { fmt, shuffled, summarize, type Summary } from '../stats.js';
+import { verdict, type Row } from '../table.js';
 
-export const TARGET = 'pg_wal/RECOVERYXLOG'
-const WARMUP = 2
+export const TARGET = 'pg_wal/RECOVERYXLOG';
+const WARMUP = 2;
 
-export interface RestorePresent { row: Row; node: Summary; walwait: Summary }
+export interface RestorePresent {
+  row: Row;
+  node: Summary;
+  walwait: Summary;
+}
 
 /** Node copying `src` to `dest` and nothing else, as walwait copies (copyFile with COPY_FLAGS: FICLONE | EXCL). */
 const nodeCopyCommand = (src: string, dest: string): string =>
-  `node -e "const { copyFileSync, constants: c } = require('node:fs'); copyFileSync(process.argv[1], process.argv[2], c.COPYFILE_FICLONE | c.COPYFILE_EXCL)" ${shellQuote(src)} ${shellQuote(dest)}`
+  `node -e "const { copyFileSync, constants: c } = require('node:fs'); copyFileSync(process.argv[1], process.argv[2], c.COPYFILE_FICLONE | c.COPYFILE_EXCL)" ${shellQuote(src)} ${shellQuote(dest)}`;
 
 export async function restorePresentRow(sb: MicroStandby, runs: number): Promise<RestorePresent> {
-  const q = shellQuote
+  const q = shellQuote;
   const commands = {
     walwait: `${q(benchBin())} ${sb.segment} ${TARGET} -a ${q(sb.archive)}`,
     cp: `cp ${q(join(sb.archive, sb.segment))} ${TARGET}`,
     node: 'node -e 0',
     nodeCopy: nodeCopyCommand(join(sb.archive, sb.segment), TARGET),
-  }
-  const ms: Record<keyof typeof commands, number[]> = { walwait: [], cp: [], node: [], nodeCopy: [] }
-  const target = join(sb.data, TARGET)
+  };
+  const ms: Record<keyof typeof commands, number[]> = { walwait: [], cp: [], node: [], nodeCopy: [] };
+  const target = join(sb.data, TARGET);
   for (let round = 0; round < WARMUP + runs; round++) {
     for (const k of shuffled(Object.keys(commands) as (keyof typeof commands)[])) {
-      rmSync(target, { force: true })
-      const t = await timeShell(commands[k], { cwd: sb.data })
-      if (k !== 'node' && statSync(target).size !== SEG_BYTES) throw new Error(`${k} did not restore a whole segment`)
-      if (round >= WARMUP) ms[k].push(t)
+      rmSync(target, { force: true });
+      const t = await timeShell(commands[k], { cwd: sb.data });
+      if (k !== 'node' && statSync(target).size !== SEG_BYTES) throw new Error(`${k} did not restore a whole segment`);
+      if (round >= WARMUP) ms[k].push(t);
     }
   }
-  const w = summarize(ms.walwait)
-  const c = summarize(ms.cp)
-  const n = summarize(ms.node)
-  const nc = summarize(ms.nodeCopy)
-  const ratio = w.median / n.median
+  const w = summarize(ms.walwait);
+  const c = summarize(ms.cp);
+  const n = summarize(ms.node);
+  const nc = summarize(ms.nodeCopy);
+  const ratio = w.median / n.median;
   return {
     walwait: w,
     node: n,
@@ -63,5 +67,5 @@ export async function restorePresentRow(sb: MicroStandby, runs: number): Promise
       target: `ratio ≤ 1.2 ${verdict(ratio <= 1.2)}`,
       n: `${runs} each, interleaved (+${WARMUP} warm-up)`,
     },
-  }
+  };
 }

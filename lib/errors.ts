@@ -1,6 +1,6 @@
 // Every exit status and error walwait can produce, declared in one table.
 //
-// PostgreSQL reads a restore_command's exit status like this (see README): 0 = restored,
+// PostgreSQL reads a restore_command's exit status like this (see docs/exit-statuses.md): 0 = restored,
 // 1-125 = "not found" (which in archive recovery ENDS RECOVERY AND PROMOTES), > 125 or a
 // signal = FATAL, the server stops. So only a true not-found or a trigger may exit 1, and
 // everything that is neither restored nor not-found must exit above 125.
@@ -21,7 +21,8 @@ export const ERRORS = {
   'target-unwritable': { exit: EXIT.failure, what: 'cannot write the file PostgreSQL asked for' },
   'trigger-unwritable': { exit: EXIT.failure, what: 'cannot write the trigger file' },
   'archive-unusable': { exit: EXIT.failure, what: 'cannot use the archive' },
-  'cannot-listen': { exit: EXIT.failure, what: 'cannot listen' }, // walwait serve: port in use, no such address
+  'cannot-listen': { exit: EXIT.failure, what: 'cannot listen' },
+  'server-not-running': { exit: EXIT.failure, what: 'the server is not running' }, // a promotion needs its postmaster // walwait serve: port in use, no such address
   timeout: { exit: EXIT.timeout, what: 'timed out' },
   // push (archive_command): PostgreSQL keeps the segment and retries; nothing in the archive changes.
   'archive-conflict': { exit: EXIT.refused, what: 'a different file of that name is already archived' },

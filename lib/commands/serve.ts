@@ -1,7 +1,7 @@
 // walwait serve -a ARCHIVE --listen HOST:PORT --token-file FILE [--tls-cert F --tls-key F]: serve
 // the archive over HTTP(S) to standbys on other hosts (issue 7), with long-polls so a standby hears
 // of a new segment as soon as it is renamed into the archive. Read-only: it never writes to the
-// archive. The protocol is in the README ("Serving the archive over HTTP"); the pieces are in
+// archive. The protocol is in docs/serve.md ("Serving the archive over HTTP"); the pieces are in
 // lib/serve/ (routes, auth, the WAL handler, the shared long-poll watcher, limits, stop).
 import { stat } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';

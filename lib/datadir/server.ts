@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile, rename, writeFile } from '../fs-async.js';
 import { DB_IN_PRODUCTION, parsePgControl } from '../wal/pg-control.js';
+import { WalwaitError } from '../errors.js';
 
 export type RecoveryMode = 'archive' | 'standby';
 
@@ -42,7 +43,13 @@ export async function postmasterPid(dataDir: string): Promise<number | undefined
  */
 export async function requestPromotion(dataDir: string): Promise<number> {
   const pid = await postmasterPid(dataDir);
-  if (pid === undefined) throw Object.assign(new Error(`no postmaster.pid in ${dataDir}: is the server running?`), { code: 'ESRCH' });
+  if (pid === undefined) {
+    throw new WalwaitError(
+      'server-not-running',
+      `no running postmaster in ${dataDir} (postmaster.pid)`,
+      'start the server (pg_ctl start): a standby-mode server is promoted by signalling it; the trigger file stays for its next archive lookup',
+    );
+  }
   const file = join(dataDir, 'promote');
   await writeFile(`${file}.walwait.tmp`, '');
   await rename(`${file}.walwait.tmp`, file);

@@ -82,7 +82,7 @@ export function isOff(value: string): boolean {
 
 /**
  * True when a waiting restore_command would stall replay: PostgreSQL 15+ with recovery_prefetch
- * on or try (the default). See README, "The PostgreSQL 15+ prefetch stall".
+ * on or try (the default). See docs/how-it-works.md, "PostgreSQL 15+ and recovery_prefetch".
  */
 export function prefetchStallsReplay(major: number | undefined, dataDir: string): boolean {
   if (major === undefined || major < 15) return false;

@@ -1,4 +1,4 @@
-// Every limit of `walwait serve`, in one place (the protocol's "Limits"; README, "Serving the
+// Every limit of `walwait serve`, in one place (the protocol's "Limits"; docs/serve.md, "Serving the
 // archive over HTTP"). The server faces the network: each limit bounds what one client can hold (sockets,
 // memory, waiting slots, time) so that a slow or hostile client cannot starve the standbys.
 

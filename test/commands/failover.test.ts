@@ -160,3 +160,12 @@ t.test('standby mode: a short wait, then "not found"; a trigger promotes the ser
   await gotSignal;
   t.pass('the postmaster got SIGUSR1');
 });
+
+t.test('promote --fast on a standby-mode data directory whose server is down says so, not "a bug"', async (t) => {
+  const s = fakeStandby({ signal: 'standby' });
+  const r = await s.walwait('promote', '--fast', '-t', s.trigger, '-D', s.data).done;
+  t.equal(r.code, 201);
+  t.match(r.stderr, /walwait: ERROR: the server is not running: no running postmaster in .*; start the server \(pg_ctl start\)/);
+  t.notMatch(r.stderr, /bug/);
+  t.ok(existsSync(s.trigger), 'the trigger is written all the same');
+});

@@ -202,7 +202,10 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
       }
       if (req.mode === 'archive' && prefetchStallsReplay(identity.major, req.dataDir)) {
         log.warn(
-          { walfile: name.name, hint: 'set recovery_prefetch = off in postgresql.conf and reload (see docs/how-it-works.md, "PostgreSQL 15+ and recovery_prefetch")' },
+          {
+            walfile: name.name,
+            hint: 'set recovery_prefetch = off in postgresql.conf and reload (see docs/how-it-works.md, "PostgreSQL 15+ and recovery_prefetch")',
+          },
           `recovery_prefetch is on: PostgreSQL ${identity.major} will not apply records it already has until ${name.name} arrives`,
         );
       }

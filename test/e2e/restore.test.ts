@@ -122,7 +122,11 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     await waitUntil(() => !sb.server.isRunning(), { what: 'the server to stop' });
     const log = sb.server.serverLog();
     t.match(log, /exit code 200/, 'PostgreSQL saw exit status 200');
-    t.match(log, /walwait: ERROR: bad command line: Unknown argument/, 'walwait said what is wrong');
+    t.match(
+      log,
+      /walwait: ERROR: bad command line: walwait restore: unknown option --no-such-flag; walwait restore takes --archive, /,
+      'walwait named the flag and what restore takes',
+    );
     t.notMatch(log, /selected new timeline ID/, 'no promotion');
     t.notOk(timelineHistoryExists(sb.server, 2), 'no new timeline');
 

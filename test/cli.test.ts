@@ -1,0 +1,47 @@
+// The command line as a user meets it: the command is known before anything is parsed (so a
+// usage error of push exits 2, as an archive_command's must), and every mistake is one line that
+// names it and the fix, never yargs' "Not enough non-option arguments".
+import t from 'tap';
+import { runWalwait } from './harness/walwait-process.js';
+
+const walwait = (...args: string[]) => runWalwait(args, { cwd: '/' }).done;
+const oneLine = /^walwait: ERROR: bad command line: [^\n]+; [^\n]+\n$/;
+
+t.test("push's usage errors exit 2, before and after the command word", async (t) => {
+  for (const [args, said] of [
+    [['push', '--bogus', '1', 'x', 'y'], /walwait push: unknown option --bogus; walwait push takes --archive, .*--compress/],
+    [['-a', '/tmp', 'push'], /walwait push needs <source> <walfile>; usage: walwait push <source> <walfile>/],
+    [['push', '--mode', 'standby', 'x', '000000010000000000000001'], /walwait push does not take --mode; --mode is for walwait restore, check/],
+  ] as const) {
+    const r = await walwait(...args);
+    t.equal(r.code, 2, `walwait ${args.join(' ')} → 2`);
+    t.match(r.stderr, said);
+    t.match(r.stderr, oneLine, 'one line');
+  }
+});
+
+t.test('the other commands exit 200 for bad usage, with the fix', async (t) => {
+  for (const [args, said] of [
+    [['stauts'], /unknown command "stauts"; did you mean walwait status\?/],
+    [[], /walwait restore needs <walfile> <target>/],
+    [['000000010000000000000001', 'pg_wal/RECOVERYXLOG', '--nope'], /walwait restore: unknown option --nope; walwait restore takes --archive/],
+    [['cleanup', '--archive'], /walwait cleanup: --archive needs a value; give it as --archive DIR\|URL/],
+    [['slot', 'list', 'a', 'b'], /walwait slot: unexpected argument "b"/],
+  ] as const) {
+    const r = await walwait(...args);
+    t.equal(r.code, 200, `walwait ${args.join(' ')} → 200`);
+    t.match(r.stderr, said);
+    t.match(r.stderr, oneLine, 'one line');
+    t.notMatch(r.stderr, /Not enough non-option arguments|Unknown argument/);
+  }
+});
+
+t.test('-V and --version print the version; -h is --help', async (t) => {
+  const v = await walwait('-V');
+  t.equal(v.code, 0);
+  t.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+  t.equal((await walwait('--version')).stdout, v.stdout);
+  const h = await walwait('push', '-h');
+  t.equal(h.code, 0);
+  t.match(h.stdout, /^walwait push <source> <walfile>/);
+});

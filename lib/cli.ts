@@ -17,10 +17,10 @@ import { adoptEarlyCopy, discardEarlyCopy } from './restore/early-copy.js';
  * The command line: checked against the option table first (one-line errors), then plain restore
  * and push lines without yargs (the hot path), anything else with it.
  */
-async function parse(argv: string[]): Promise<{ command: CommandName; args: Record<string, unknown> } | undefined> {
+async function parse(argv: string[], found: ReturnType<typeof commandOf>): Promise<{ command: CommandName; args: Record<string, unknown> } | undefined> {
   // pg_standby's command line is getopt-style, not walwait's: it gets its own parser.
   if (argv[0] === 'pg_standby') return { command: 'pg_standby', args: { argv: argv.slice(1) } };
-  checkArgv(argv, positionalsOf);
+  checkArgv(argv, found, positionalsOf);
   const hot = parseHotArgv(argv);
   if (hot) return hot;
   const { parseArgv } = await import('./options/yargs.js');
@@ -98,11 +98,12 @@ async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'prefetch-worker') return (await import('./prefetch/worker-main.js')).prefetchWorker(argv.slice(1));
   let log: Log = createTextLog();
   // Known before anything is parsed: a usage error of push exits as an archive_command's does.
-  const { command } = commandOf(argv);
+  const found = commandOf(argv);
+  const { command } = found;
   const spec = COMMANDS[command];
   const { signal, failover, startParentWatch, stopParentWatch, defaultSignals } = interruptions();
   try {
-    const parsed = await parse(argv);
+    const parsed = await parse(argv, found);
     if (!parsed) return EXIT.restored; // --help or --version was printed
     const { args } = parsed;
     // A restore starts the watch when it begins to wait (a present segment is served in a few

@@ -110,9 +110,3 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     load: async () => (await import('./serve.js')).main,
   },
 };
-
-/** `walwait push <source> <walfile>`, `walwait slot <action> [name]`. */
-export function usageOf(command: CommandName): string {
-  const words = COMMANDS[command].positionals.map((p) => (p.optional ? `[${p.name}]` : `<${p.name}>`));
-  return [`walwait ${command}`, ...words].join(' ');
-}

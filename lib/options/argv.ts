@@ -67,8 +67,8 @@ const closest = (word: string, choices: readonly string[]): string | undefined =
  * One line for what is wrong before anything is parsed: an unknown command or flag, a flag of
  * another command, missing or extra arguments. Help and version requests pass.
  */
-export function checkArgv(argv: readonly string[], positionalsOf: PositionalsOf): void {
-  const { command, positionals } = commandOf(argv);
+export function checkArgv(argv: readonly string[], found: ReturnType<typeof commandOf>, positionalsOf: PositionalsOf): void {
+  const { command, positionals } = found;
   if (command === 'pg_standby' || argv.some((a) => HELP_FLAGS.has(a))) return;
   const helpHint = `see walwait ${command} --help`;
   for (let i = 0; i < argv.length; i++) {

@@ -2,13 +2,10 @@
 // registry: each command's synopsis and one row per option. `npm run docs:options` writes it
 // between the markers; test/options/reference.test.ts fails when the file and the table differ.
 import { kebab, OPTION_KEYS, OPTIONS, type CommandName, type OptionKey } from './table.js';
+import type { CommandLine } from './yargs.js';
 
 export const BEGIN = '<!-- options reference: generated from lib/options/table.ts by npm run docs:options -->';
 export const END = '<!-- end of the options reference -->';
-
-interface CommandLine {
-  positionals: readonly { name: string; optional?: boolean }[];
-}
 
 function flagText(key: OptionKey): string {
   const spec = OPTIONS[key];

@@ -47,7 +47,7 @@ export function nextFault(
       code: err.code,
       message: err.message,
       since: same ? prev.since : at,
-      warnedAt: warn || !same ? at : prev.warnedAt,
+      warnedAt: warn ? at : prev.warnedAt,
       lastAt: at,
       notFoundAnswers: (same ? prev.notFoundAnswers : 0) + 1,
     },
@@ -90,15 +90,23 @@ export class ArchiveFaults {
     private readonly why: NotFoundIsSafe = 'standby',
   ) {}
 
+  private previous: Promise<ArchiveFault | null | undefined> | undefined;
+
+  /** The fault the earlier calls recorded, read once per call (only this call writes it meanwhile). */
+  private recorded(): Promise<ArchiveFault | null | undefined> {
+    this.previous ??= readState(this.dataDir).then((s) => s?.archiveFault);
+    return this.previous;
+  }
+
   /** The archive was already unreachable for the same cause at the last call. */
   async knownDown(err: unknown): Promise<boolean> {
-    return knownDown((await readState(this.dataDir))?.archiveFault, this.source, err, Date.now());
+    return knownDown(await this.recorded(), this.source, err, Date.now());
   }
 
   /** Log (rate-limited across calls), record, and answer "not found". */
   async notFound(err: unknown, waitedMs: number): Promise<number> {
     const message = describeError(err);
-    const { fault, warn } = nextFault((await readState(this.dataDir))?.archiveFault, this.source, { code: codeOf(err), message }, Date.now());
+    const { fault, warn } = nextFault(await this.recorded(), this.source, { code: codeOf(err), message }, Date.now());
     const hint = (err as { hint?: unknown }).hint;
     const why = WHY[this.why];
     const fields = { walfile: this.walfile, source: this.source, err: message, hint: `${typeof hint === 'string' ? `${hint}; ` : ''}${why.meanwhile}` };
@@ -111,7 +119,7 @@ export class ArchiveFaults {
 
   /** The archive answered: forget a recorded fault (nothing is written when there is none). */
   async answered(): Promise<void> {
-    const fault = (await readState(this.dataDir))?.archiveFault;
+    const fault = await this.recorded();
     if (!fault) return;
     this.log.info(
       { source: fault.source },

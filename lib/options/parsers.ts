@@ -1,6 +1,7 @@
 // Parsers of option values, shared by every layer (flags, WALWAIT_* variables, walwait.json):
 // each turns a raw value into a typed one or throws a one-line error naming the fix.
 import { WalwaitError } from '../errors.js';
+import { isS3Url, parseS3Url } from '../s3/location.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
 
 export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel };
@@ -12,8 +13,11 @@ export type Mode = (typeof MODES)[number];
 
 export type Parser<T> = (raw: unknown, source: string) => T;
 
-/** An --archive value naming an upstream `walwait serve` rather than a directory. */
-export const isArchiveUrl = (value: string): boolean => /^https?:\/\//i.test(value);
+/** An --archive value naming an upstream `walwait serve`. */
+export const isServeUrl = (value: string): boolean => /^https?:\/\//i.test(value);
+export { isS3Url };
+/** An --archive value that is a URL (walwait serve or s3://), not a directory. */
+export const isArchiveUrl = (value: string): boolean => isServeUrl(value) || isS3Url(value);
 
 /** --archive, repeatable (flags, a walwait.json array) or one value: directories (resolved as paths) or URLs (kept). */
 export function archiveList(raw: unknown, source: string): string[] {
@@ -21,7 +25,8 @@ export function archiveList(raw: unknown, source: string): string[] {
   if (values.length === 0) throw new WalwaitError('bad-config', `archive from ${source} is an empty list`, 'give at least one archive directory or URL');
   return values.map((v) => {
     const value = text(v, source, 'archive');
-    if (!isArchiveUrl(value)) return value;
+    if (isS3Url(value)) return parseS3Url(value, source).url;
+    if (!isServeUrl(value)) return value;
     let url: URL;
     try {
       url = new URL(value);

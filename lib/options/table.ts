@@ -22,6 +22,7 @@ import {
   type Parser,
 } from './parsers.js';
 import { WalwaitError } from '../errors.js';
+import { S3_URI_STYLES, type S3UriStyle } from '../s3/location.js';
 
 export const COMMAND_NAMES = ['restore', 'promote', 'pg_standby', 'push', 'cleanup', 'slot', 'status', 'check', 'serve'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
@@ -32,6 +33,10 @@ export interface OptionValues {
   archive: string[] | undefined;
   tokenFile: string | undefined;
   tlsCa: string | undefined;
+  s3Endpoint: string | undefined;
+  s3Region: string | undefined;
+  s3UriStyle: S3UriStyle;
+  s3Ca: string | undefined;
   trigger: string | undefined;
   pollInterval: number; // seconds
   logFormat: LogFormat;
@@ -131,6 +136,51 @@ export const OPTIONS: { [K in OptionKey]: OptionSpec<OptionValues[K]> } = {
     fallback: undefined,
     valueName: 'FILE',
     describe: "with an https:// --archive: the CA certificate (PEM) to trust instead of the system's",
+  },
+  s3Endpoint: {
+    env: 'WALWAIT_S3_ENDPOINT',
+    config: true,
+    type: 'string',
+    commands: READERS,
+    parse: (raw, source) => text(raw, source, 's3-endpoint'),
+    fallback: undefined,
+    valueName: 'URL',
+    shownDefault: "AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS",
+    describe: 'with an s3:// --archive: the S3 server, e.g. https://s3.example.net or http://127.0.0.1:7480',
+  },
+  s3Region: {
+    env: 'WALWAIT_S3_REGION',
+    config: true,
+    type: 'string',
+    commands: READERS,
+    parse: (raw, source) => text(raw, source, 's3-region'),
+    fallback: undefined,
+    valueName: 'REGION',
+    shownDefault: "AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1",
+    describe: 'with an s3:// --archive: the region requests are signed for',
+  },
+  s3UriStyle: {
+    env: 'WALWAIT_S3_URI_STYLE',
+    config: true,
+    type: 'string',
+    choices: S3_URI_STYLES,
+    commands: READERS,
+    parse: oneOf(S3_URI_STYLES, 's3-uri-style'),
+    fallback: 'auto',
+    shownDefault: 'auto: host on AWS, path elsewhere',
+    describe: 'with an s3:// --archive: address the bucket in the path (http://endpoint/BUCKET/KEY) or in the host name (BUCKET.endpoint)',
+  },
+  s3Ca: {
+    env: 'WALWAIT_S3_CA',
+    config: true,
+    isPath: true,
+    type: 'string',
+    commands: READERS,
+    parse: path('s3-ca'),
+    fallback: undefined,
+    valueName: 'FILE',
+    shownDefault: "AWS_CA_BUNDLE, the profile's ca_bundle",
+    describe: "with an s3:// --archive on https: the CA certificate (PEM) to trust instead of the system's",
   },
   trigger: {
     alias: 't',

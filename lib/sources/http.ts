@@ -7,17 +7,15 @@
 // (404 with X-Walwait-Found: absent) is. Refused connections, resets, timeouts, DNS and TLS
 // failures, a refused token, 5xx and any answer outside the protocol throw an UpstreamError,
 // which the restore loop logs (rate-limited) and retries, as it does an unreachable directory.
-import { createWriteStream } from 'node:fs';
-import { copyFile, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Interrupted, UpstreamError, errnoCode, type InterruptReason } from '../errors.js';
 import { parseWalName } from '../wal/names.js';
 import type { SegmentProblem, SegmentProblemCode } from '../wal/page-header.js';
-import { trackTemporary, writeAtomically, type AtomicWriteOptions } from '../archive/atomic-file.js';
+import { writeAtomically, type AtomicWriteOptions } from '../archive/atomic-file.js';
+import { moveFile, stageDownload } from './staged-download.js';
 import { CODECS, decompressFile, type Codec } from '../archive/codecs.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
 
@@ -35,7 +33,6 @@ export const BODY_STALL_MS = 30_000;
  */
 export const REJECTED_RECHECK_MS = 60_000;
 const MAX_ERROR_BODY = 4096;
-const FILE_SYSCALLS = new Set(['open', 'write', 'close', 'fsync']);
 
 export interface HttpSourceOptions {
   /** walwait serve's base URL: http(s)://host:port, plus a path prefix if a proxy adds one. */
@@ -68,7 +65,6 @@ interface Rejected {
 }
 
 const EMPTY = Buffer.alloc(0);
-let stagedSeq = 0;
 
 export function isHttpUrl(value: string): boolean {
   return /^https?:\/\//i.test(value);
@@ -339,46 +335,13 @@ export class HttpSource implements WalSource {
     if (!/^application\/octet-stream\b/i.test(type))
       refuse(`${this.where(name)} answered 200 with Content-Type "${type}", not WAL`, "check the URL in --archive: walwait serve's address");
 
-    const path = join(this.opts.stagingDir, `.${name}.walwait-${process.pid}-${++stagedSeq}.download`);
-    const untrack = trackTemporary(path);
-    let received = 0;
-    const head: Buffer[] = [];
-    let headLength = 0;
-    try {
-      await pipeline(
-        res,
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            received += chunk.length;
-            if (!codec && headLength < headBytes) {
-              head.push(chunk.subarray(0, headBytes - headLength));
-              headLength += Math.min(chunk.length, headBytes - headLength);
-            }
-            yield chunk;
-          }
-        },
-        // A deep buffer: the file is written in large batches (writev), not one 64 KiB chunk per
-        // round trip through the thread pool (a 16 MiB restore over loopback: 136 → 120 ms).
-        createWriteStream(path, { mode: 0o600, highWaterMark: 1 << 22 }),
-      );
-      if (received !== length) throw new Error(`${received} bytes for a Content-Length of ${length}`);
-    } catch (err) {
-      await unlink(path).catch(() => undefined);
-      untrack();
-      this.throwIfStopping();
-      // Writing the staged file failed (the target's directory full or not writable): that errno, retried.
-      if (FILE_SYSCALLS.has(String((err as { syscall?: unknown }).syscall))) throw err;
-      // Anything else is the response failing (reset, stall, fewer bytes): never handed over, retried.
-      throw new UpstreamError(
-        'ESHORT',
-        `the download of ${this.where(name)} was cut short: fewer bytes than its Content-Length`,
-        'retrying; if it persists, check the network and any proxy on the way',
-      );
-    }
+    const { path, head, untrack } = await stageDownload(res, this.opts.stagingDir, name, length, codec ? 0 : headBytes, this.where(name), () =>
+      this.throwIfStopping(),
+    );
     const lastModified = header(res, 'last-modified');
     this.staged.set(path, { name, lastModified, untrack });
     const mtimeMs = lastModified ? Date.parse(lastModified) : NaN;
-    return { path, codec, size: length, mtimeMs: Number.isFinite(mtimeMs) ? mtimeMs : 0, head: codec ? EMPTY : Buffer.concat(head), staged: true };
+    return { path, codec, size: length, mtimeMs: Number.isFinite(mtimeMs) ? mtimeMs : 0, head, staged: true };
   }
 
   /** restore() of an answer that was not downloaded (a refused file came back as usable): fetch it now. */
@@ -423,16 +386,6 @@ export class HttpSource implements WalSource {
     await unlink(path).catch(() => undefined); // gone already when it was renamed into place
     this.staged.delete(path);
     meta.untrack();
-  }
-}
-
-/** Rename within the staging directory (the target's); copy if dest is on another filesystem. */
-async function moveFile(src: string, dest: string): Promise<void> {
-  try {
-    await rename(src, dest);
-  } catch (err) {
-    if (errnoCode(err) !== 'EXDEV') throw err;
-    await copyFile(src, dest);
   }
 }
 

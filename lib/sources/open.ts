@@ -4,8 +4,9 @@
 // of promoting.
 import { WalwaitError, describeError } from '../errors.js';
 import { readFile } from '../fs-async.js';
-import { isArchiveUrl } from '../options/parsers.js';
+import { isS3Url, isServeUrl } from '../options/parsers.js';
 import type { CommonOptions } from '../options/resolve.js';
+import type { S3Options } from '../s3/settings.js';
 import { importModule } from '../import-module.js';
 import { DirectoryArchive } from './directory.js';
 import { FirstOf } from './first-of.js';
@@ -37,11 +38,11 @@ async function readSetting(path: string, what: string, option: string): Promise<
 
 /** `stagingDir`: where downloads are staged (the target's directory, so they are renamed into place). */
 export async function openSources(
-  opts: Pick<CommonOptions, 'archives' | 'tokenFile' | 'tlsCa'>,
+  opts: Pick<CommonOptions, 'archives' | 'tokenFile' | 'tlsCa'> & S3Options,
   stagingDir: string,
   signal?: AbortSignal,
 ): Promise<OpenedSources> {
-  const urls = opts.archives.filter(isArchiveUrl);
+  const urls = opts.archives.filter(isServeUrl);
   let token = '';
   let ca: string | undefined;
   if (urls.length > 0) {
@@ -76,11 +77,17 @@ export async function openSources(
   }
   // Loaded only when needed: restoring from a directory never loads node:http/https.
   const { HttpSource } = urls.length > 0 ? await import('./http.js') : { HttpSource: undefined };
+  // An S3 client only for s3:// archives (settings resolved once: a missing key stops here, exit 200).
+  const s3 = opts.archives.some(isS3Url) ? await import('./open-s3.js').then((m) => m.s3Opener(opts, stagingDir, signal)) : undefined;
   const sources: WalSource[] = [];
   const localDirs: string[] = [];
   const remote: WalSource[] = [];
   for (const archive of opts.archives) {
-    if (isArchiveUrl(archive) && HttpSource) {
+    if (isS3Url(archive) && s3) {
+      const source = s3(archive);
+      sources.push(source);
+      remote.push(source);
+    } else if (isServeUrl(archive) && HttpSource) {
       const source = new HttpSource({ url: archive, token, tokenFile: opts.tokenFile, ca, stagingDir, signal });
       sources.push(source);
       remote.push(source);

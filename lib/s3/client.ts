@@ -71,7 +71,7 @@ class Sha256 {
 }
 
 /** RFC 3986 encoding, as Signature V4 wants it (also for '!', "'", '(', ')' and '*'). */
-const escape = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const uriEscape = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 const unxml = (s: string): string =>
@@ -132,9 +132,9 @@ export class S3Client {
   private target(key: string | undefined): { hostname: string; port: number | undefined; path: string } {
     const ep = this.settings.endpoint;
     const base = ep.pathname.replace(/\/+$/, '');
-    const keyPath = key === undefined ? '/' : `/${key.split('/').map(escape).join('/')}`;
+    const keyPath = key === undefined ? '/' : `/${key.split('/').map(uriEscape).join('/')}`;
     const port = ep.port ? Number(ep.port) : undefined;
-    if (this.settings.pathStyle) return { hostname: ep.hostname, port, path: `${base}/${escape(this.location.bucket)}${keyPath}` };
+    if (this.settings.pathStyle) return { hostname: ep.hostname, port, path: `${base}/${uriEscape(this.location.bucket)}${keyPath}` };
     return { hostname: `${this.location.bucket}.${ep.hostname}`, port, path: `${base}${keyPath}` };
   }
 
@@ -153,7 +153,7 @@ export class S3Client {
     const signed = await (await this.getSigner()).sign({ method, protocol: this.settings.endpoint.protocol, hostname, port, path, query, headers });
     const qs = Object.keys(query)
       .sort()
-      .map((k) => (query[k] === '' ? escape(k) : `${escape(k)}=${escape(query[k]!)}`))
+      .map((k) => (query[k] === '' ? uriEscape(k) : `${uriEscape(k)}=${uriEscape(query[k]!)}`))
       .join('&');
     const headersMs = opts.headersWithinMs ?? HEADERS_TIMEOUT_MS;
     const attempt = (retry: boolean): Promise<http.IncomingMessage> =>

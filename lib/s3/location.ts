@@ -33,7 +33,7 @@ export function parseS3Url(value: string, source = '--archive'): S3Location {
     );
   }
   const parts = path.split('/').filter((p) => p !== '');
-  if (parts.some((p) => p === '.' || p === '..') || /[\x00-\x1f\x7f?#\\]/.test(path)) {
+  if (parts.some((p) => p === '.' || p === '..') || /[?#\\]/.test(path) || [...path].some((c) => c < ' ' || c === '\x7f')) {
     throw new WalwaitError(
       'bad-config',
       `archive "${value}" from ${source} has an unusable prefix "${path}"`,

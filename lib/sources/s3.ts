@@ -83,7 +83,7 @@ export class S3Source implements WalSource {
     let found: StoredFile | undefined;
     try {
       // Catching up, the plain segment is usually there: one GET. Waiting, one listing per look.
-      if (firstLook && !name.endsWith('.partial')) found = await this.download(name, undefined, name, headBytes, signal, opts.answerWithinMs);
+      if (firstLook && !name.endsWith('.partial')) found = await this.download(undefined, name, headBytes, signal, opts.answerWithinMs);
       if (!found) found = await this.lookAndDownload(name, headBytes, signal, opts.answerWithinMs);
     } catch (err) {
       this.throwIfStopping();
@@ -116,12 +116,11 @@ export class S3Source implements WalSource {
     const form = chooseForm(name, objects);
     if (!form) return undefined;
     // Listed a moment ago: a 404 now means cleanup removed it meanwhile, which the next look sees.
-    return this.download(name, form.codec, form.object.name, headBytes, signal, answerWithinMs);
+    return this.download(form.codec, form.object.name, headBytes, signal, answerWithinMs);
   }
 
   /** GET `key` into a staged file; undefined when S3 says NoSuchKey. */
   private async download(
-    name: string,
     codec: Codec | undefined,
     key: string,
     headBytes: number,

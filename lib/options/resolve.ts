@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { WalwaitError } from '../errors.js';
-import { isArchiveUrl } from './parsers.js';
+import { isArchiveUrl, isServeUrl } from './parsers.js';
 import { kebab, OPTION_KEYS, OPTIONS, type OptionKey, type OptionValues } from './table.js';
 
 /** The options walwait.json may set, shared by every command (the others are a command's own flags). */
@@ -89,16 +89,16 @@ export function resolveCommandOptions(
  * only restore reads from several archives or from a URL.
  */
 export function requireArchiveDirectory(opts: CommonOptions, command: string): void {
-  const url = opts.archives.find(isArchiveUrl);
+  const url = opts.archives.find(isServeUrl);
   if (url) {
     throw new WalwaitError(
       'usage',
-      `walwait ${command} needs the archive directory, not the URL ${url}`,
-      `pass --archive DIR (on the host that holds the archive); only the restore command reads from walwait serve`,
+      `walwait ${command} needs the archive itself, not the walwait serve URL ${url}`,
+      `pass --archive DIR (on the host that holds the archive) or --archive s3://BUCKET/PREFIX; only the restore command reads from walwait serve`,
     );
   }
   if (opts.archives.length > 1)
-    throw new WalwaitError('usage', `walwait ${command} takes one --archive, not ${opts.archives.length}`, 'pass --archive DIR once');
+    throw new WalwaitError('usage', `walwait ${command} takes one --archive, not ${opts.archives.length}`, 'pass --archive DIR (or s3://BUCKET/PREFIX) once');
 }
 
 /** Read a JSON config file. Keys may be written like the flags (poll-interval) or camelCase. */

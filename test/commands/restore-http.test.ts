@@ -330,7 +330,9 @@ t.test('commands that need the archive directory refuse a URL with a one-line er
     t.not(r.code, 0, `walwait ${args[0]}`);
     t.match(
       r.stderr,
-      new RegExp(`^walwait: ERROR: bad command line: walwait ${args[0]} needs the archive directory, not the URL http://[^;]+; pass --archive DIR .*\\n$`),
+      new RegExp(
+        `^walwait: ERROR: bad command line: walwait ${args[0]} needs the archive itself, not the walwait serve URL http://[^;]+; pass --archive DIR .*\\n$`,
+      ),
     );
   }
   const two = await runWalwait(['cleanup', SEGMENT, '-a', s.archive, '-a', s.root], { cwd: s.data }).done;

@@ -40,9 +40,13 @@ const NO_CREDENTIALS_HINT =
   "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment of the PostgreSQL server (or of walwait's service), or AWS_PROFILE with ~/.aws/credentials readable by that user";
 
 /** The named profile from ~/.aws/credentials over ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). */
-async function loadProfile(name: string): Promise<{ credentials: Profile; config: Profile }> {
+async function loadProfile(name: string, env: Env): Promise<{ credentials: Profile; config: Profile }> {
   const { loadSharedConfigFiles } = await importModule<typeof import('@smithy/shared-ini-file-loader')>('@smithy/shared-ini-file-loader');
-  const files = await loadSharedConfigFiles({ ignoreCache: true });
+  const files = await loadSharedConfigFiles({
+    ignoreCache: true,
+    ...(env.AWS_SHARED_CREDENTIALS_FILE ? { filepath: env.AWS_SHARED_CREDENTIALS_FILE } : {}),
+    ...(env.AWS_CONFIG_FILE ? { configFilepath: env.AWS_CONFIG_FILE } : {}),
+  });
   return { credentials: files.credentialsFile[name] ?? {}, config: files.configFile[name] ?? {} };
 }
 
@@ -74,7 +78,7 @@ export async function resolveS3Settings(opts: S3Options, env: Env = process.env)
   const fromProfile = async (): Promise<{ credentials: Profile; config: Profile }> => {
     if (!profile) {
       try {
-        profile = await loadProfile(profileName);
+        profile = await loadProfile(profileName, env);
       } catch (err) {
         throw new WalwaitError(
           'bad-config',

@@ -1,5 +1,5 @@
-// An s3:// archive as a WAL source. find() lists the wanted name's forms (plain, .zst, .lz4,
-// .gz: one request) and downloads the chosen one into a staged file next to the target, so the
+// An s3:// archive as a WAL source. find() lists the wanted name's forms (plain, .gz, .zst,
+// .lz4: one request) and downloads the chosen one into a staged file next to the target, so the
 // restore logic checks it against this standby's pg_control before %p is touched, as it does a
 // file from a directory or from walwait serve. While a segment is absent, find() itself waits
 // (a long-polling source): 100 ms, then twice as long each time, up to the wait it is given

@@ -49,7 +49,11 @@ export async function status(opts: StatusOptions, ctx: RunContext): Promise<numb
     : undefined;
   if (identity?.controlUnreadable) ctx.log.warn({ hint: 'the segment size is taken from the archive' }, identity.controlUnreadable);
   const standby = dataDir && identity ? { dataDir, identity, trigger: opts.trigger ?? fromServer.trigger } : undefined;
-  const report = await statusReport(archivePath, opts.archive ? 'options' : 'restore_command', standby, now);
+  // An s3:// archive's endpoint, region, style and CA: restore_command's --s3-* when the archive
+  // is its, over this command's own (flags, WALWAIT_S3_*, walwait.json); credentials from here.
+  const own = { s3Endpoint: opts.s3Endpoint, s3Region: opts.s3Region, s3UriStyle: opts.s3UriStyle, s3Ca: opts.s3Ca };
+  const s3 = opts.archive ? own : { ...own, ...fromServer.s3 };
+  const report = await statusReport(archivePath, opts.archive ? 'options' : 'restore_command', standby, now, s3);
   if (opts.prometheus !== undefined) {
     const file = resolve(opts.prometheus);
     await writeAtomically(file, (tmp) => writeFile(tmp, renderPrometheus(report), { mode: 0o644 })).catch((err: unknown) => {

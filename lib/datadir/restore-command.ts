@@ -39,6 +39,11 @@ export interface WalwaitCommand {
   config?: string;
   tokenFile?: string;
   tlsCa?: string;
+  /** For an s3:// archive: where and how it is reached. */
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3UriStyle?: string;
+  s3Ca?: string;
   clear: boolean;
   /** %f and %p both appear. */
   hasPlaceholders: boolean;
@@ -48,7 +53,7 @@ export interface WalwaitCommand {
 
 const SUBCOMMANDS = new Set<string>(COMMAND_NAMES);
 /** The options check and status read from a restore_command (the first --archive only). */
-const READ = new Set<OptionKey>(['archive', 'trigger', 'mode', 'config', 'tokenFile', 'tlsCa']);
+const READ = new Set<OptionKey>(['archive', 'trigger', 'mode', 'config', 'tokenFile', 'tlsCa', 's3Endpoint', 's3Region', 's3UriStyle', 's3Ca']);
 
 /** The first walwait invocation in `line`, or undefined when walwait is not run. */
 export function parseWalwaitCommand(line: string): WalwaitCommand | undefined {

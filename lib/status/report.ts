@@ -4,11 +4,14 @@
 import { DEFAULT_SEG_SIZE, readSlotView, segmentSizeFromArchive } from '../archive/slots.js';
 import type { ClusterIdentity } from '../datadir/identity.js';
 import { WalwaitError, describeError } from '../errors.js';
+import { isS3Url } from '../options/parsers.js';
+import type { S3Options } from '../s3/settings.js';
 import { listArchive, summarizeArchive } from './archive-scan.js';
 import type { ArchiveView, StatusReport } from './render.js';
 import { readStandbyView } from './standby-view.js';
 
-async function archiveView(path: string, pathSource: ArchiveView['pathSource'], identity: ClusterIdentity | undefined): Promise<ArchiveView> {
+async function archiveView(path: string, pathSource: ArchiveView['pathSource'], identity: ClusterIdentity | undefined, s3: S3Options): Promise<ArchiveView> {
+  if (isS3Url(path)) return s3ArchiveView(path, pathSource, identity, s3);
   const listing = await listArchive(path);
   let segSize = identity?.segSize;
   let segSizeSource: ArchiveView['segSizeSource'] = 'pg_control';
@@ -30,6 +33,32 @@ async function archiveView(path: string, pathSource: ArchiveView['pathSource'], 
   return { path, pathSource, segSizeSource, ...summarizeArchive(listing, segSize), ...slots };
 }
 
+/** The same view of an s3:// archive: one listing, the .history, slot and hold objects fetched. */
+async function s3ArchiveView(url: string, pathSource: ArchiveView['pathSource'], identity: ClusterIdentity | undefined, s3: S3Options): Promise<ArchiveView> {
+  const { asArchiveError, openS3Archive } = await import('./s3-open.js');
+  const { listS3Archive, readS3SlotView, segmentSizeFromS3 } = await import('./s3-archive.js');
+  const client = await openS3Archive(url, s3);
+  try {
+    const { listing, objects } = await listS3Archive(client);
+    let segSize = identity?.segSize;
+    let segSizeSource: ArchiveView['segSizeSource'] = 'pg_control';
+    if (segSize === undefined) {
+      segSize = await segmentSizeFromS3(
+        client,
+        listing.entries.map((e) => e.name),
+      );
+      segSizeSource = segSize === undefined ? 'default' : 'archive';
+    }
+    segSize ??= DEFAULT_SEG_SIZE;
+    const slots = await readS3SlotView(client, objects, segSize, client.location.url);
+    return { path: client.location.url, pathSource, segSizeSource, ...summarizeArchive(listing, segSize), ...slots };
+  } catch (err) {
+    throw asArchiveError(err);
+  } finally {
+    client.close();
+  }
+}
+
 /** The standby side of a report: its data directory, what pg_control says, the trigger file. */
 export interface StandbyInputs {
   dataDir: string;
@@ -47,15 +76,19 @@ export async function statusReport(
   pathSource: ArchiveView['pathSource'],
   standby: StandbyInputs | undefined,
   now = new Date(),
+  s3: S3Options = {},
 ): Promise<StatusReport> {
   let archive: ArchiveView | null = null;
   let archiveError: StatusReport['archiveError'] = null;
   try {
-    archive = archivePath ? await archiveView(archivePath, pathSource, standby?.identity) : null;
+    archive = archivePath ? await archiveView(archivePath, pathSource, standby?.identity, s3) : null;
   } catch (err) {
     // An unreachable archive is part of a standby's status (an unmounted share): said, not fatal.
-    if (!standby || !archivePath || !(err instanceof WalwaitError) || err.code !== 'archive-unusable') throw err;
-    archiveError = { path: archivePath, message: describeError(err) };
+    // So is an s3:// archive this user has no credentials for (the server's environment may have them).
+    const unusable = err instanceof WalwaitError && (err.code === 'archive-unusable' || (err.code === 'bad-config' && isS3Url(archivePath ?? '')));
+    if (!standby || !archivePath || !unusable) throw err;
+    const hint = isS3Url(archivePath) && (err as WalwaitError).hint ? ` (${(err as WalwaitError).hint})` : '';
+    archiveError = { path: archivePath, message: `${describeError(err)}${hint}` };
   }
   const standbyView = standby ? await readStandbyView(standby.dataDir, standby.identity, standby.trigger, archive, now) : null;
   return { version: 1, generatedAt: now.toISOString(), archiveError, archive, standby: standbyView };

@@ -14,7 +14,9 @@ import { isAlive } from '../parent.js';
 import { parseWalwaitCommand } from '../datadir/restore-command.js';
 import { readServerSetting } from '../datadir/settings.js';
 import { timelineConflicts, type TimelineConflict } from '../datadir/timeline-conflict.js';
-import { isArchiveUrl } from '../options/parsers.js';
+import { isArchiveUrl, isS3Url } from '../options/parsers.js';
+import { S3_URI_STYLES, type S3UriStyle } from '../s3/location.js';
+import type { S3Options } from '../s3/settings.js';
 import { STATE_FILE, readState, type ArchiveFault, type RestoreState } from '../datadir/state.js';
 import { readTrigger, staleReason } from '../trigger.js';
 import { compareSegments, type ArchiveSummary } from './archive-scan.js';
@@ -24,20 +26,36 @@ export function isDataDirectory(dir: string): boolean {
   return existsSync(join(dir, 'PG_VERSION')) && existsSync(join(dir, 'global', 'pg_control'));
 }
 
+/** What status reads from a walwait restore_command: the archive, the trigger, and an s3:// archive's --s3-* options. */
+export interface RestoreCommandPaths {
+  archive?: string;
+  trigger?: string;
+  s3?: S3Options;
+}
+
 /**
  * The archive and trigger a walwait restore_command names, relative paths taken from the data
- * directory as PostgreSQL runs it there. Empty when restore_command is not walwait's.
+ * directory as PostgreSQL runs it there. Empty when restore_command is not walwait's. An s3://
+ * archive comes with the --s3-* options restore_command passes.
  */
-export function walwaitPathsFrom(restoreCommand: string, dataDir: string): { archive?: string; trigger?: string } {
+export function walwaitPathsFrom(restoreCommand: string, dataDir: string): RestoreCommandPaths {
   const cmd = parseWalwaitCommand(restoreCommand);
-  const out: { archive?: string; trigger?: string } = {};
-  if (cmd?.archive && !isArchiveUrl(cmd.archive)) out.archive = resolve(dataDir, cmd.archive); // a walwait serve URL: no directory to show
+  const out: RestoreCommandPaths = {};
+  if (cmd?.archive && isS3Url(cmd.archive)) {
+    out.archive = cmd.archive;
+    const s3: S3Options = {};
+    if (cmd.s3Endpoint) s3.s3Endpoint = cmd.s3Endpoint;
+    if (cmd.s3Region) s3.s3Region = cmd.s3Region;
+    if (cmd.s3UriStyle && (S3_URI_STYLES as readonly string[]).includes(cmd.s3UriStyle)) s3.s3UriStyle = cmd.s3UriStyle as S3UriStyle;
+    if (cmd.s3Ca) s3.s3Ca = resolve(dataDir, cmd.s3Ca);
+    out.s3 = s3;
+  } else if (cmd?.archive && !isArchiveUrl(cmd.archive)) out.archive = resolve(dataDir, cmd.archive); // a walwait serve URL: no directory to show
   if (cmd?.trigger) out.trigger = resolve(dataDir, cmd.trigger);
   return out;
 }
 
 /** What the standby's restore_command (postgresql.conf and friends) says, if it runs walwait. */
-export function restoreCommandPaths(dataDir: string): { archive?: string; trigger?: string } {
+export function restoreCommandPaths(dataDir: string): RestoreCommandPaths {
   const command = readServerSetting(dataDir, 'restore_command');
   return command ? walwaitPathsFrom(command, dataDir) : {};
 }

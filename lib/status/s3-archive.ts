@@ -1,0 +1,176 @@
+// `walwait status` on an s3:// archive: one ListObjectsV2 listing of the prefix (name and size of
+// every object), the .history files fetched with GET, the segment size from the first plain
+// segment's header (a ranged GET) when no pg_control tells it, and the slots and holds from the
+// .walwait/slots/*.json and .walwait/holds/* objects. The summary is archive-scan.ts's, the same
+// pure code as for a directory. Read-only: nothing is written to the bucket.
+//
+// The slot reader here is read-only and mirrors lib/archive/slots.ts (readSlots, readHolds,
+// readSlotView) for objects: that module reads a directory, and exports neither its record
+// parser nor the view computation.
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifyArchiveFile, heldBytes, newestPosition } from '../archive/cleanup-plan.js';
+import { decompressFile, splitCompressedName } from '../archive/codecs.js';
+import { STATE_DIR } from '../archive/lock.js';
+import { HOLD_NAME, type HoldRecord, type SlotRecord, type SlotView, type SlotsAndHolds } from '../archive/slots.js';
+import { describeError } from '../errors.js';
+import { parseHistory } from '../wal/history.js';
+import { isValidSegmentSize } from '../wal/names.js';
+import { LONG_PAGE_HEADER_SIZE, XLP_LONG_HEADER } from '../wal/page-format.js';
+import type { Listing } from './archive-scan.js';
+
+/** What this module needs of an S3Client (lib/s3/client.ts): a listing and GETs. */
+export interface S3Reader {
+  listAll(prefix?: string): Promise<{ name: string; size: number }[]>;
+  get(name: string, opts?: { range?: string }): Promise<IncomingMessage | undefined>;
+}
+
+export const SLOTS_PREFIX = `${STATE_DIR}/slots/`;
+export const HOLDS_PREFIX = `${STATE_DIR}/holds/`;
+
+/** An object's bytes (at most `limit`), or undefined when S3 says NoSuchKey. */
+export async function getBytes(s3: S3Reader, name: string, opts: { range?: string; limit?: number } = {}): Promise<Buffer | undefined> {
+  const res = await s3.get(name, opts.range ? { range: opts.range } : {});
+  if (!res) return undefined;
+  const chunks: Buffer[] = [];
+  let have = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    have += chunk.length;
+    if (opts.limit !== undefined && have >= opts.limit) {
+      res.destroy();
+      break;
+    }
+  }
+  const all = Buffer.concat(chunks);
+  return opts.limit !== undefined ? all.subarray(0, opts.limit) : all;
+}
+
+/** The archive's own files among the listed objects (the top level, as a directory's readdir), as a Listing without histories. Pure. */
+export function listingFromObjects(objects: readonly { name: string; size: number }[]): Listing {
+  const listing: Listing = { entries: [], otherFiles: 0, histories: [] };
+  for (const o of [...objects].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (o.name === '' || o.name.includes('/')) continue; // "subdirectories": .walwait/, anything else
+    if (classifyArchiveFile(o.name).kind !== 'other') listing.entries.push({ name: o.name, bytes: o.size });
+    else if (!o.name.startsWith('.')) listing.otherFiles++;
+  }
+  return listing;
+}
+
+/** A slot object's record, as lib/archive/slots.ts parses a slot file. Throws on a bad one. Pure. */
+export function parseSlotObject(text: string, name: string): SlotRecord {
+  const v = JSON.parse(text) as Partial<SlotRecord> | null;
+  if (typeof v !== 'object' || v === null || typeof v.restartSegment !== 'string' || !/^[0-9A-F]{24}$/.test(v.restartSegment)) {
+    throw new Error('no valid restartSegment');
+  }
+  return { ...v, name, restartSegment: v.restartSegment, updated: String(v.updated ?? ''), host: String(v.host ?? '') } as SlotRecord;
+}
+
+/** The slots with what each holds back behind the newest active one, as readSlotView computes it. Pure. */
+export function slotViews(slots: readonly SlotRecord[], segSize: number): SlotView[] {
+  const newest = newestPosition(slots.filter((s) => !s.lost).map((s) => s.restartSegment)) ?? newestPosition(slots.map((s) => s.restartSegment));
+  return slots.map((s): SlotView => {
+    const behind = newest ? heldBytes(s.restartSegment, newest, segSize) : 0;
+    return {
+      name: s.name,
+      restartSegment: s.restartSegment,
+      updated: s.updated,
+      host: s.host,
+      systemId: s.systemId ?? null,
+      lost: s.lost !== undefined,
+      lostAt: s.lost?.at ?? null,
+      behindBytes: behind,
+      retainedBytes: s.lost ? 0 : behind,
+    };
+  });
+}
+
+/** Slots and holds from the objects under .walwait/ (listed with the archive). */
+export async function readS3SlotView(s3: S3Reader, objects: readonly { name: string }[], segSize: number, where: string): Promise<SlotsAndHolds> {
+  const slots: SlotRecord[] = [];
+  const broken: SlotsAndHolds['brokenSlotFiles'] = [];
+  const holds: HoldRecord[] = [];
+  for (const o of objects) {
+    if (!o.name.startsWith(SLOTS_PREFIX)) continue;
+    const m = /^([a-z0-9_]{1,63})\.json$/.exec(o.name.slice(SLOTS_PREFIX.length));
+    if (!m) continue; // temporaries, anything else
+    try {
+      const bytes = await getBytes(s3, o.name);
+      if (bytes === undefined) continue; // dropped meanwhile
+      slots.push(parseSlotObject(bytes.toString('utf8'), m[1]!));
+    } catch (err) {
+      if ((err as { name?: string }).name === 'S3Error') throw err; // S3 itself failing is not a broken slot
+      broken.push({ file: `${where}/${o.name}`, problem: describeError(err) });
+    }
+  }
+  for (const o of objects) {
+    if (!o.name.startsWith(HOLDS_PREFIX)) continue;
+    const name = o.name.slice(HOLDS_PREFIX.length);
+    if (!HOLD_NAME.test(name)) continue;
+    let rec: HoldRecord = { name };
+    const bytes = await getBytes(s3, o.name);
+    if (bytes === undefined) continue; // released meanwhile
+    try {
+      rec = { ...(JSON.parse(bytes.toString('utf8')) as HoldRecord), name };
+    } catch {
+      // an empty or hand-made hold holds all the same
+    }
+    holds.push(rec);
+  }
+  return { slots: slotViews(slots, segSize), holds, brokenSlotFiles: broken };
+}
+
+async function historyText(s3: S3Reader, file: string): Promise<string | undefined> {
+  const bytes = await getBytes(s3, file);
+  if (bytes === undefined) return undefined;
+  const { codec } = splitCompressedName(file);
+  if (!codec) return bytes.toString('utf8');
+  const scratch = await mkdtemp(join(tmpdir(), 'walwait-status-'));
+  try {
+    await writeFile(join(scratch, 'stored'), bytes);
+    await decompressFile(join(scratch, 'stored'), join(scratch, 'history'), codec);
+    return await readFile(join(scratch, 'history'), 'utf8');
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The listing of an S3 archive: one listing (all pages), the .history files fetched. Also returns every object (for slots and holds). */
+export async function listS3Archive(s3: S3Reader): Promise<{ listing: Listing; objects: { name: string; size: number }[] }> {
+  const objects = await s3.listAll('');
+  const listing = listingFromObjects(objects);
+  for (const e of listing.entries) {
+    if (classifyArchiveFile(e.name).kind !== 'history') continue;
+    const timeline = parseInt(e.name.slice(0, 8), 16);
+    try {
+      const text = await historyText(s3, e.name);
+      if (text === undefined) continue; // removed meanwhile
+      listing.histories.push({ timeline, file: e.name, switches: parseHistory(text) });
+    } catch (err) {
+      if ((err as { name?: string }).name === 'S3Error') throw err;
+      listing.histories.push({ timeline, file: e.name, problem: `unreadable: ${describeError(err)}` });
+    }
+  }
+  return { listing, objects };
+}
+
+/** The segment size in a long page header, or undefined when it is not one. Pure. */
+export function segSizeFromHeader(head: Buffer): number | undefined {
+  if (head.length < LONG_PAGE_HEADER_SIZE) return undefined;
+  const size = head.readUInt32LE(32);
+  return (head.readUInt16LE(2) & XLP_LONG_HEADER) !== 0 && isValidSegmentSize(size) ? size : undefined;
+}
+
+/** As segmentSizeFromArchive: the first plain segment's header (a ranged GET of its first 40 bytes). */
+export async function segmentSizeFromS3(s3: S3Reader, names: readonly string[]): Promise<number | undefined> {
+  for (const file of [...names].sort()) {
+    const c = classifyArchiveFile(file);
+    if (c.kind !== 'segment' || c.file !== c.segment) continue;
+    const head = await getBytes(s3, file, { range: `bytes=0-${LONG_PAGE_HEADER_SIZE - 1}`, limit: LONG_PAGE_HEADER_SIZE });
+    if (head === undefined) continue; // removed meanwhile
+    return segSizeFromHeader(head); // the first real segment decides, as for a directory
+  }
+  return undefined;
+}

@@ -7,7 +7,7 @@ import { probeFile } from '../sources/directory.js';
 import { splitCompressedName } from '../archive/codecs.js';
 import { describeError } from '../errors.js';
 import { describeConflict, timelineConflicts } from '../datadir/timeline-conflict.js';
-import { isArchiveUrl } from '../options/parsers.js';
+import { isArchiveUrl, isS3Url } from '../options/parsers.js';
 import type { WalSource } from '../sources/source.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, parseLongPageHeader } from '../wal/page-header.js';
 import { parseWalName, type WalName } from '../wal/names.js';
@@ -32,6 +32,10 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
   const where = `${dir} (from ${s.archive.from})`;
   // Standby mode answers "not found" while the archive cannot be read: the standby then lives on streaming alone.
   const meanwhile = s.effectiveMode === 'standby' ? '; in standby mode walwait answers "not found" meanwhile and the standby depends on streaming alone' : '';
+  if (isS3Url(dir)) {
+    const { checkS3Readable } = await import('./s3-archive.js');
+    return checkS3Readable(s, newestSegment, meanwhile);
+  }
   if (isArchiveUrl(dir)) {
     const problem = await probeUpstream(dir, s);
     return problem === undefined
@@ -104,6 +108,10 @@ export function newestSegment(entries: readonly string[]): Stored | undefined {
 export async function checkNewestSegment(s: Setup): Promise<CheckResult> {
   const name = 'archived WAL';
   if (!s.archive) return warn(name, 'no archive to look at', 'configure the archive (see the archive check)');
+  if (isS3Url(s.archive.value)) {
+    const { checkS3NewestSegment } = await import('./s3-archive.js');
+    return checkS3NewestSegment(s, newestSegment);
+  }
   if (isArchiveUrl(s.archive.value))
     return warn(name, `${s.archive.value} is an upstream walwait serve: its WAL is not checked from here`, 'see walwait status -a DIR on the archive host');
   let entries: string[];

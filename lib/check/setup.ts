@@ -30,6 +30,8 @@ export interface Setup {
   /** For an archive URL: the token and CA files the restore command reads. */
   tokenFile: Sourced<string> | undefined;
   tlsCa: Sourced<string> | undefined;
+  /** For an s3:// archive: the --s3-* options the restore command runs with (credentials come from the environment). */
+  s3: { s3Endpoint?: Sourced<string>; s3Region?: Sourced<string>; s3UriStyle?: Sourced<string>; s3Ca?: Sourced<string> };
   mode: Sourced<Mode>;
   /** What walwait will do: archive (wait) or standby (wait briefly), from the mode and the signal file. */
   effectiveMode: RecoveryMode;
@@ -39,9 +41,12 @@ export interface Setup {
 
 const OPTIONS_SOURCE = 'walwait.json, WALWAIT_* or flags';
 
+type S3Key = 's3Endpoint' | 's3Region' | 's3UriStyle' | 's3Ca';
+const S3_KEYS: readonly S3Key[] = ['s3Endpoint', 's3Region', 's3UriStyle', 's3Ca'];
+
 export async function readSetup(
   dataDir: string,
-  opts: Pick<CommonOptions, 'archive' | 'trigger' | 'mode'> & Partial<Pick<CommonOptions, 'tokenFile' | 'tlsCa'>>,
+  opts: Pick<CommonOptions, 'archive' | 'trigger' | 'mode'> & Partial<Pick<CommonOptions, 'tokenFile' | 'tlsCa' | S3Key>>,
 ): Promise<Setup> {
   let identity: ClusterIdentity = {};
   let identityError: string | undefined;
@@ -65,9 +70,10 @@ export async function readSetup(
       problems.push(describeError(err));
     }
   }
-  const pick = (key: 'archive' | 'trigger' | 'tokenFile' | 'tlsCa'): Sourced<string> | undefined => {
+  const pick = (key: 'archive' | 'trigger' | 'tokenFile' | 'tlsCa' | S3Key): Sourced<string> | undefined => {
     const fromCommand = walwait?.[key];
-    const asPath = (base: string, v: string): string => (key === 'archive' && isArchiveUrl(v) ? v : resolve(base, v));
+    const asPath = (base: string, v: string): string =>
+      (key === 'archive' && isArchiveUrl(v)) || (key !== 's3Ca' && S3_KEYS.includes(key as S3Key)) ? v : resolve(base, v);
     if (fromCommand) return { value: asPath(dataDir, fromCommand), from: 'restore_command' };
     const fromConfig = config[key];
     if (typeof fromConfig === 'string' && fromConfig) return { value: asPath(dirname(configPath), fromConfig), from: configPath };
@@ -94,6 +100,7 @@ export async function readSetup(
     trigger: pick('trigger'),
     tokenFile: pick('tokenFile'),
     tlsCa: pick('tlsCa'),
+    s3: Object.fromEntries(S3_KEYS.flatMap((k) => (pick(k) ? [[k, pick(k)]] : []))),
     mode,
     effectiveMode,
     problems,

@@ -8,7 +8,8 @@ import { checkArchiveReadable, checkNewestSegment, checkTimelineConflicts } from
 import { checkPrimary } from '../check/primary.js';
 import { checkDataDirectory, checkPrefetch, checkRestoreCommand, checkSignalFile } from '../check/recovery.js';
 import { exitStatusOf, formatResults, resultsJson, type CheckResult } from '../check/result.js';
-import { readSetup } from '../check/setup.js';
+import { closeS3Probe } from '../check/s3-archive.js';
+import { readSetup, type Setup } from '../check/setup.js';
 import { checkRecoveryEndCommand, checkTriggerAbsent, checkTriggerDirectory } from '../check/trigger.js';
 import type { CommonOptions } from '../options/resolve.js';
 import type { CommandMain, RunContext } from '../run-context.js';
@@ -22,6 +23,14 @@ export interface CheckOptions extends CommonOptions {
 /** Every check, in the order printed. */
 export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
   const setup = await readSetup(opts.dataDir, opts);
+  try {
+    return await checksOf(setup, opts);
+  } finally {
+    await closeS3Probe(setup); // the s3:// archive's kept-alive connection, if one was opened
+  }
+}
+
+async function checksOf(setup: Setup, opts: CheckOptions): Promise<CheckResult[]> {
   const results: CheckResult[] = [
     checkDataDirectory(setup),
     checkSignalFile(setup),

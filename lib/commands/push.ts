@@ -5,22 +5,39 @@
 // fsynced, then renamed under the archive lock, and the directory is fsynced. A segment is
 // checked against this cluster's global/pg_control first. A name that is already archived,
 // in any compressed form, is never overwritten: identical content exits 0, different content
-// is refused (the archive_command contract: PostgreSQL keeps the file and retries).
-import { createHash } from 'node:crypto';
+// is refused (the archive_command contract: PostgreSQL keeps the file and retries). An
+// s3:// archive gets the same checks and verdicts (lib/archive/push-forms.ts) through a
+// conditional PUT instead of the lock and rename: lib/archive/s3-push.ts, loaded only for it.
 import { createWriteStream } from 'node:fs';
 import { open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeAtomically } from '../archive/atomic-file.js';
-import { CODECS, CODEC_EXTENSION, compressFile, splitCompressedName, withDecompressedCopy, type Codec } from '../archive/codecs.js';
+import { compressFile, withDecompressedCopy, type Codec } from '../archive/codecs.js';
 import { withArchiveLock } from '../archive/lock.js';
+import {
+  RETRY_NOTE,
+  Tap,
+  USAGE_HINT,
+  discard,
+  judge,
+  preCompressed,
+  refuseSegment,
+  sha256Of,
+  storedForms,
+  storedName,
+  undecodableForm,
+  type Existing,
+  type SegmentProblem,
+} from '../archive/push-forms.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { Interrupted, WalwaitError, describeError, errnoCode } from '../errors.js';
 import { isAlive } from '../parent.js';
 import type { CommonOptions } from '../options/resolve.js';
+import { isS3Url } from '../s3/location.js';
 import { formatBytes, parseWalName, type WalName } from '../wal/names.js';
-import { checkSegment, LONG_PAGE_HEADER_SIZE, parseLongPageHeader, type SegmentProblem as Problem } from '../wal/page-header.js';
+import { checkSegment, LONG_PAGE_HEADER_SIZE } from '../wal/page-header.js';
 import type { CommandMain, RunContext } from '../run-context.js';
 
 export interface PushOptions extends CommonOptions {
@@ -29,68 +46,7 @@ export interface PushOptions extends CommonOptions {
   dataDir: string; // the primary's data directory (archive_command runs there)
 }
 
-const USAGE_HINT = "archive_command must pass %p and %f: archive_command = 'walwait push %p %f --archive DIR'";
-const RETRY_NOTE = 'nothing was archived and PostgreSQL keeps the file and retries';
-
-// ---- stored forms ----------------------------------------------------------------------------
-
-/**
- * The name `name` is stored under with `codec`: `<name><ext>`, except that a `.partial` keeps its
- * suffix last (`<segment>.gz.partial`), as pg_receivewal writes it and restore reads it. A name
- * that already carries a codec (`<segment>.gz.partial`) is stored verbatim, in that form only.
- */
-function storedName(name: WalName, codec: Codec | undefined): string {
-  if (!codec) return name.name;
-  if (name.kind === 'partial') return `${name.segment}${CODEC_EXTENSION[codec]}.partial`;
-  return name.name + CODEC_EXTENSION[codec];
-}
-
-const preCompressed = (name: WalName): boolean => splitCompressedName(name.name).codec !== undefined;
-
-/** Every form `name` may be stored in, as [codec, stored name]. */
-function storedForms(name: WalName): [Codec | undefined, string][] {
-  if (preCompressed(name)) return [[undefined, name.name]];
-  return [undefined, ...CODECS].map((codec) => [codec, storedName(name, codec)]);
-}
-
 // ---- helpers ---------------------------------------------------------------------------------
-
-/** Hashes, counts and keeps the first bytes of what flows through it. */
-class Tap extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  private headParts: Buffer[] = [];
-  private headLen = 0;
-  constructor(private readonly headBytes: number) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    if (this.headLen < this.headBytes) {
-      const part = chunk.subarray(0, this.headBytes - this.headLen);
-      this.headParts.push(Buffer.from(part));
-      this.headLen += part.length;
-    }
-    cb(null, chunk);
-  }
-  head(): Buffer {
-    return Buffer.concat(this.headParts);
-  }
-  private sum: string | undefined;
-  /** The sha256 of everything that flowed through (call once the stream has ended). */
-  digest(): string {
-    return (this.sum ??= this.hash.digest('hex'));
-  }
-}
-
-const discard = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });
-
-async function sha256Of(stream: Readable): Promise<string> {
-  const tap = new Tap(0);
-  await pipeline(stream, tap, discard());
-  return tap.digest();
-}
 
 /** sha256 of what a compressed file decompresses to (via a scratch file outside the archive). */
 function sha256OfDecompressed(path: string, codec: Codec): Promise<string> {
@@ -106,20 +62,11 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-const short = (hash: string): string => hash.slice(0, 16);
-
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new Interrupted(signal.reason as Interrupted['reason']);
 }
 
-type SegmentProblem = Problem & { header: Buffer };
-
 // ---- what is already in the archive ----------------------------------------------------------
-
-interface Existing {
-  file: string; // name in the archive
-  sha256: string; // of the decompressed content
-}
 
 /** Every stored form of `name`, with the sha256 of its content. A stored form that cannot be decompressed is a conflict. */
 async function existingForms(archive: string, name: WalName): Promise<Existing[]> {
@@ -146,33 +93,10 @@ async function existingForms(archive: string, name: WalName): Promise<Existing[]
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') continue; // removed meanwhile (cleanup)
       if ((err as { syscall?: unknown }).syscall !== undefined) throw err; // an I/O error, not bad data
-      throw new WalwaitError(
-        'archive-conflict',
-        `${name.name} is already archived as ${file}, which is not valid ${codec} data (${describeError(err)})`,
-        `${RETRY_NOTE}; move the damaged ${file} away so the file can be archived again`,
-      );
+      throw undecodableForm(name, file, codec, describeError(err));
     }
   }
   return found;
-}
-
-/** Exit 0 when every stored form holds the source's content, else refuse naming both checksums. */
-function judge(name: WalName, existing: Existing[], sourceSha: string, sourceDesc: string, ctx: RunContext): number {
-  const other = existing.find((e) => e.sha256 !== sourceSha);
-  if (other) {
-    const what = name.kind === 'history' ? 'timeline history files are never overwritten' : 'walwait never overwrites an archived file';
-    throw new WalwaitError(
-      'archive-conflict',
-      `${name.name} is already archived as ${other.file} with different content (archive sha256 ${other.sha256}, ${sourceDesc} sha256 ${sourceSha}): ${what}`,
-      `${RETRY_NOTE}; two primaries archiving into one archive (split brain)? stop the wrong one. Otherwise compare the two files and move the wrong one away by hand`,
-    );
-  }
-  const forms = existing.map((e) => e.file).join(', ');
-  ctx.log.info(
-    { walfile: name.name, stored: forms, sha256: sourceSha },
-    `${name.name} already archived, identical (${forms}, sha256 ${short(sourceSha)}…): nothing to do`,
-  );
-  return 0;
 }
 
 /** Signals from inside writeAtomically's check that the name turned out to be archived already. */
@@ -202,15 +126,19 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
   const finalName = storedName(name, codec);
   const finalPath = join(archive, finalName);
 
+  const s3 = isS3Url(archive);
   // The archive must exist: never create it (an unmounted share must not fill the local disk).
-  const archiveStat = await stat(archive).catch((err: unknown) => {
-    throw new WalwaitError(
-      'archive-unusable',
-      `cannot use the archive directory ${archive}: ${describeError(err)}`,
-      `${RETRY_NOTE}; create or mount it (walwait push never creates it)`,
-    );
-  });
-  if (!archiveStat.isDirectory()) throw new WalwaitError('usage', `the archive ${archive} is not a directory`, 'point --archive at the archive directory');
+  const archiveStat = s3
+    ? undefined
+    : await stat(archive).catch((err: unknown) => {
+        throw new WalwaitError(
+          'archive-unusable',
+          `cannot use the archive directory ${archive}: ${describeError(err)}`,
+          `${RETRY_NOTE}; create or mount it (walwait push never creates it)`,
+        );
+      });
+  if (archiveStat && !archiveStat.isDirectory())
+    throw new WalwaitError('usage', `the archive ${archive} is not a directory`, 'point --archive at the archive directory');
 
   let identity: ClusterIdentity = {};
   if (name.kind === 'segment') {
@@ -229,17 +157,7 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
       );
     }
   }
-  const refuse = (problem: SegmentProblem): WalwaitError => {
-    const message =
-      problem.code === 'other-cluster' && identity.systemId !== undefined
-        ? `${name.name} is from another cluster: its system identifier is ${parseLongPageHeader(problem.header).systemId}, this primary's global/pg_control says ${identity.systemId}`
-        : problem.message;
-    const hint =
-      problem.code === 'other-cluster' || problem.code === 'segment-size-mismatch' || problem.code === 'block-size-mismatch' || problem.code === 'wrong-major'
-        ? `the file at ${opts.source} was not written by this server (copied into pg_wal from another one?) or walwait runs in the wrong data directory: move it out of the way after checking it`
-        : `the file at ${opts.source} is not a complete segment ${name.name} of this cluster: inspect it`;
-    return new WalwaitError('not-this-cluster', `${message}; not archived`, `${hint}; ${RETRY_NOTE} (the archive was not changed)`);
-  };
+  const refuse = (problem: SegmentProblem): WalwaitError => refuseSegment(name, identity, opts.source, problem);
 
   let src: FileHandle;
   try {
@@ -264,11 +182,17 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
       if (problem) throw refuse({ ...problem, header: head });
     }
 
+    if (s3) {
+      // Loaded only for s3://: a directory push loads neither node:http nor the S3 client.
+      const { pushToS3 } = await import('../archive/s3-push.js');
+      return await pushToS3({ archive, s3: opts, name, codec, sourcePath, regular, readSource, identity, refuse, log: ctx.log, signal: ctx.signal });
+    }
+
     // A retried archive_command, or a second primary: decide without writing anything.
     const before = await existingForms(archive, name);
     if (before.length > 0) {
       const sourceSha = await sha256Of(readSource());
-      return judge(name, before, sourceSha, sourcePath, ctx);
+      return judge(name, before, sourceSha, sourcePath, ctx.log);
     }
 
     const tap = new Tap(LONG_PAGE_HEADER_SIZE);
@@ -306,7 +230,7 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
         },
       );
     } catch (err) {
-      if (err instanceof AlreadyThere) return judge(name, err.existing, tap.digest(), sourcePath, ctx);
+      if (err instanceof AlreadyThere) return judge(name, err.existing, tap.digest(), sourcePath, ctx.log);
       if (ctx.signal.aborted && !(err instanceof WalwaitError)) throw new Interrupted(ctx.signal.reason as Interrupted['reason']);
       throw err;
     }

@@ -17,7 +17,9 @@ import * as limits from '../serve/limits.js';
 import { formatUrl, listen, loadTls, parseListen } from '../serve/listen.js';
 import { LongPolls } from '../serve/long-poll.js';
 import { stoppable } from '../serve/stop.js';
-import { lookUp } from '../serve/wal-handler.js';
+import { DirectoryServed, type ServedArchive } from '../serve/wal-handler.js';
+import type { BackoffWakes } from '../serve/s3-served.js';
+import { isS3Url } from '../options/parsers.js';
 import { parseWalName } from '../wal/names.js';
 import { statusReport } from '../status/report.js';
 import type { CommandMain } from '../run-context.js';
@@ -31,38 +33,57 @@ export interface ServeOptions extends CommonOptions {
 
 export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSignal }): Promise<number> {
   const { log } = ctx;
-  if (!opts.archive) throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR (or set WALWAIT_ARCHIVE)');
+  if (!opts.archive) throw new WalwaitError('usage', 'no archive given', 'pass --archive DIR or --archive s3://BUCKET/PREFIX (or set WALWAIT_ARCHIVE)');
   const addr = parseListen(opts.listen);
   if (!opts.tokenFile)
     throw new WalwaitError('usage', 'no token file given', 'pass --token-file FILE (or set WALWAIT_TOKEN_FILE): clients send its content as a bearer token');
   const token = loadToken(opts.tokenFile);
   if (token.worldReadable) log.warn({ hint: `chmod 600 ${opts.tokenFile}` }, `token file ${opts.tokenFile} is readable by every user of this host`);
   const tls = loadTls(opts.tlsCert, opts.tlsKey);
-  const isDir = await stat(opts.archive).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  if (!isDir)
-    throw new WalwaitError(
-      'archive-unusable',
-      `${opts.archive} is not a readable directory`,
-      'pass the archive directory with --archive; on NFS, start walwait serve after the mount (RequiresMountsFor=)',
-    );
-
-  const archive = new DirectoryArchive(opts.archive);
   const errors = new RateLimitedLog(60_000);
+  const pollMs = opts.pollInterval * 1000;
+  const s3 = isS3Url(opts.archive) ? await openS3(opts, pollMs) : undefined;
+  let archive: ServedArchive;
+  if (s3) archive = s3.archive;
+  else {
+    const isDir = await stat(opts.archive).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!isDir)
+      throw new WalwaitError(
+        'archive-unusable',
+        `${opts.archive} is not a readable directory`,
+        'pass the archive directory with --archive; on NFS, start walwait serve after the mount (RequiresMountsFor=)',
+      );
+    archive = new DirectoryServed(new DirectoryArchive(opts.archive));
+  }
   const longPolls = new LongPolls({
     dirs: archive.watchDirs(),
-    pollMs: opts.pollInterval * 1000,
+    pollMs,
     maxWaiting: limits.MAX_WAITING,
-    ready: async (name) => (await lookUp(archive, parseWalName(name)!)).found === 'servable',
+    ready: (name) => archive.ready(parseWalName(name)!),
     onError: (name, err) => {
       if (errors.shouldLog(name))
-        log.warn({ walfile: name, hint: 'still waiting: check the archive mount and permissions' }, `cannot look for ${name}: ${describeError(err)}`);
+        log.warn(
+          {
+            walfile: name,
+            hint: s3 ? ((err as { hint?: string }).hint ?? 'still waiting: check the S3 server') : 'still waiting: check the archive mount and permissions',
+          },
+          `cannot look for ${name}: ${describeError(err)}`,
+        );
     },
     onWake: (names, waiting) => log.debug({ names, waiting }, `long-poll wake: checking ${names} name(s) for ${waiting} waiting request(s)`),
+    ...(s3 ? { makeWaiter: () => s3.wakes } : {}),
   });
-  const handler = requestHandler({ archive, token, longPolls, log, statusReport: () => statusReport(archive.dir, 'options', undefined) });
+  const s3Options = { s3Endpoint: opts.s3Endpoint, s3Region: opts.s3Region, s3UriStyle: opts.s3UriStyle, s3Ca: opts.s3Ca };
+  const handler = requestHandler({
+    archive,
+    token,
+    longPolls,
+    log,
+    statusReport: () => statusReport(opts.archive!, 'options', undefined, new Date(), s3Options),
+  });
   const serverOptions = {
     maxHeaderSize: limits.MAX_HEADER_SIZE,
     headersTimeout: limits.HEADERS_TIMEOUT_MS,
@@ -75,6 +96,7 @@ export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSi
     server = tls ? createHttpsServer({ ...serverOptions, ...tls }, handler) : createHttpServer(serverOptions, handler);
   } catch (err) {
     longPolls.close();
+    archive.close();
     throw new WalwaitError(
       'bad-config',
       `cannot use the TLS certificate and key: ${describeError(err)}`,
@@ -89,20 +111,42 @@ export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSi
     port = await listen(server, addr);
   } catch (err) {
     longPolls.close();
+    archive.close();
     throw err;
   }
   // After the listen, errors are accept failures (EMFILE: out of file descriptors): the server
   // keeps running, and without a listener Node would end the process.
   server.on('error', (err) => log.warn({ err, hint: 'raise LimitNOFILE= or look for connections that are not closed' }, `server error: ${describeError(err)}`));
   const url = formatUrl(tls !== undefined, addr.host, port);
-  log.info({ archive: archive.dir, url }, `serving ${archive.dir} on ${url}`);
+  log.info({ archive: archive.describe(), url }, `serving ${archive.describe()} on ${url}`);
 
   // Runs until SIGTERM/SIGINT (or the parent is gone): a stop is the normal end, exit 0.
   if (!ctx.signal.aborted) await new Promise((resolveStop) => ctx.signal.addEventListener('abort', resolveStop, { once: true }));
   await stopper.stop(longPolls, log, String(ctx.signal.reason));
   await handler.settled(); // every request answered is logged before the exit
+  archive.close();
   log.info('stopped');
   return 0;
+}
+
+/**
+ * The s3:// archive, reached once before listening: no credentials, a missing bucket, a refused
+ * key or a wrong endpoint stop walwait serve at the start with the fix (exit as for an unusable
+ * archive), rather than answering every standby 503 later.
+ */
+async function openS3(opts: ServeOptions, pollMs: number): Promise<{ archive: ServedArchive; wakes: BackoffWakes }> {
+  const { asArchiveError, openS3Archive } = await import('../status/s3-open.js');
+  const { BackoffWakes, S3Served } = await import('../serve/s3-served.js');
+  const client = await openS3Archive(opts.archive!, opts);
+  try {
+    await client.list('', { maxKeys: 1 });
+  } catch (err) {
+    client.close();
+    throw asArchiveError(err);
+  }
+  const wakes = new BackoffWakes(pollMs);
+  const archive = new S3Served(client, { onArrival: () => wakes.reset() });
+  return { archive, wakes };
 }
 
 /** `walwait serve`: --listen and --token-file also come from WALWAIT_LISTEN and WALWAIT_TOKEN_FILE (and walwait.json). */

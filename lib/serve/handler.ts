@@ -1,9 +1,8 @@
 // The request handler of walwait serve: refuse bodies, answer /healthz, check the token, route,
 // then /status or /wal/<name> (at once, or after a long-poll). Every answer is logged once.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DirectoryArchive } from '../sources/directory.js';
-import { describeError } from '../errors.js';
-import type { Log } from '../log.js';
+import { UpstreamError, describeError } from '../errors.js';
+import { RateLimitedLog, type Log } from '../log.js';
 import { renderJson, type StatusReport } from '../status/render.js';
 import type { Token } from './auth.js';
 import { RETRY_AFTER_SECONDS } from './limits.js';
@@ -11,10 +10,10 @@ import type { LongPolls } from './long-poll.js';
 import { sendBody, sendText } from './reply.js';
 import { logRequest } from './request-log.js';
 import { METHODS, route } from './routes.js';
-import { openServable, sendFile, sendNotServable } from './wal-handler.js';
+import { sendFile, sendNotServable, type ServedArchive } from './wal-handler.js';
 
 export interface HandlerContext {
-  archive: DirectoryArchive;
+  archive: ServedArchive;
   token: Token;
   longPolls: LongPolls;
   log: Log;
@@ -30,6 +29,7 @@ export interface RequestHandler {
 
 export function requestHandler(ctx: HandlerContext): RequestHandler {
   const underway = new Set<Promise<void>>();
+  const faults = new RateLimitedLog(60_000);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
     const remote = req.socket.remoteAddress ?? '?';
@@ -42,6 +42,14 @@ export function requestHandler(ctx: HandlerContext): RequestHandler {
       .then(
         (sent) => void (bytes = sent),
         (err: unknown) => {
+          if (err instanceof UpstreamError) {
+            // The archive behind us (S3) failed: a 5xx, never a 404 "absent", so the standby retries.
+            if (faults.shouldLog(err.code))
+              ctx.log.warn({ code: err.code, hint: err.hint }, `cannot read ${ctx.archive.describe()}: ${describeError(err)} (answering 503)`);
+            if (!res.headersSent) bytes = sendText(res, 503, `the archive cannot be read now: ${err.message}`, { 'Retry-After': RETRY_AFTER_SECONDS });
+            else res.destroy();
+            return;
+          }
           ctx.log.error({ err, path: req.url }, `failed to answer ${req.method ?? '?'} request: ${describeError(err)}`);
           if (!res.headersSent) bytes = sendText(res, 500, 'internal error: see the server log');
           else res.destroy();
@@ -78,7 +86,7 @@ async function handle(ctx: HandlerContext, req: IncomingMessage, res: ServerResp
   }
   if (!allowed('wal')) return notAllowed('wal');
 
-  let opened = await openServable(ctx.archive, r.name);
+  let opened = await ctx.archive.open(r.name);
   // Long-polls are for segments only: a .history/.backup/.partial answers at once (as restore does).
   if (opened && 'look' in opened && r.waitMs > 0 && r.name.kind === 'segment') {
     const gone = new AbortController();
@@ -95,13 +103,13 @@ async function handle(ctx: HandlerContext, req: IncomingMessage, res: ServerResp
     if (outcome === 'full') return sendText(res, 503, 'too many waiting requests', { 'Retry-After': RETRY_AFTER_SECONDS });
     // Stopping: "absent", and no keep-alive, so the client reconnects to whoever serves next.
     if (outcome === 'stopped') return sendNotServable(res, r.name, { found: 'absent' }, { Connection: 'close' });
-    opened = await openServable(ctx.archive, r.name);
+    opened = await ctx.archive.open(r.name);
   }
   if (!opened) return sendText(res, 503, `${r.name.name} is changing: try again`, { 'Retry-After': RETRY_AFTER_SECONDS });
   if ('look' in opened) return sendNotServable(res, r.name, opened.look);
   if (res.destroyed) {
-    await opened.fh.close();
+    await opened.servable.close();
     return 0;
   }
-  return sendFile(res, opened);
+  return sendFile(res, opened.servable);
 }

@@ -18,14 +18,14 @@ export interface LockOptions {
 
 /** Lock timing: explicit options, else the environment (for tests and unusual filesystems: every
  * process sharing an archive must use the same stale time), else the defaults. */
-function lockTiming(opts: LockOptions, env: NodeJS.ProcessEnv = process.env): Required<LockOptions> {
+export function lockTiming(opts: LockOptions, env: NodeJS.ProcessEnv = process.env, defaultStaleMs = 20_000): Required<LockOptions> {
   const fromEnv = (value: string | undefined): number | undefined => {
     const n = Number(value);
     return value && Number.isFinite(n) && n > 0 ? n : undefined;
   };
   return {
     timeoutMs: opts.timeoutMs ?? fromEnv(env.WALWAIT_LOCK_TIMEOUT_MS) ?? 60_000,
-    staleMs: Math.max(2_000, opts.staleMs ?? fromEnv(env.WALWAIT_LOCK_STALE_MS) ?? 20_000),
+    staleMs: Math.max(2_000, opts.staleMs ?? fromEnv(env.WALWAIT_LOCK_STALE_MS) ?? defaultStaleMs),
   };
 }
 

@@ -93,7 +93,7 @@ export function markLost(record: SlotRecord, heldBytes: number, now: Date, by: s
   return { ...record, lost: { at: now.toISOString(), heldBytes, restartSegment: record.restartSegment, by } };
 }
 
-function parseSlotRecord(text: string, name: string): SlotRecord {
+export function parseSlotRecord(text: string, name: string): SlotRecord {
   const v = JSON.parse(text) as Partial<SlotRecord>;
   if (typeof v !== 'object' || v === null || typeof v.restartSegment !== 'string' || !/^[0-9A-F]{24}$/.test(v.restartSegment)) {
     throw new Error('no valid restartSegment');
@@ -221,8 +221,11 @@ export interface SlotsAndHolds {
 
 /** The archive's slots and holds, with what each slot holds back (behind the newest active slot). */
 export async function readSlotView(archive: string, segSize: number): Promise<SlotsAndHolds> {
-  const state = await readSlots(archive);
-  const holds = await readHolds(archive);
+  return slotView(await readSlots(archive), await readHolds(archive), segSize);
+}
+
+/** The slots and holds read (from any store), with what each slot holds back. Pure. */
+export function slotView(state: SlotState, holds: HoldRecord[], segSize: number): SlotsAndHolds {
   const newest = newestPosition(state.slots.filter((s) => !s.lost).map((s) => s.restartSegment)) ?? newestPosition(state.slots.map((s) => s.restartSegment));
   const slots = state.slots.map((s): SlotView => {
     const behind = newest ? heldBytes(s.restartSegment, newest, segSize) : 0;

@@ -6,25 +6,13 @@
 // respected. A hold (walwait slot hold) pauses removal. Everything happens under the archive's
 // lock. PostgreSQL runs the command in the standby's data directory and only logs a WARNING
 // when it fails.
-import { readdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Interrupted, WalwaitError, describeError } from '../errors.js';
 import type { CommonOptions } from '../options/resolve.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { formatBytes } from '../wal/names.js';
 import { classifyArchiveFile, parseRestartFile, planCleanup, type SlotPosition } from '../archive/cleanup-plan.js';
-import {
-  DEFAULT_SEG_SIZE,
-  markLost,
-  readHolds,
-  readSlots,
-  reportSlot,
-  segmentSizeFromArchive,
-  thisHost,
-  writeSlot,
-  type SlotRecord,
-} from '../archive/slots.js';
-import { withArchiveLock } from '../archive/lock.js';
+import { DEFAULT_SEG_SIZE, markLost, reportSlot, thisHost, type SlotRecord } from '../archive/slots.js';
+import { openStore, type ArchiveStore } from '../archive/store.js';
 import type { CommandMain, RunContext } from '../run-context.js';
 
 export interface CleanupOptions extends CommonOptions {
@@ -36,8 +24,8 @@ export interface CleanupOptions extends CommonOptions {
 const USAGE_HINT = "archive_cleanup_command must pass %r: archive_cleanup_command = 'walwait cleanup %r --archive DIR'";
 
 /** The segment size: the data directory's pg_control, else the archive's first segment, else 16 MiB. */
-async function segmentSize(identity: { segSize?: number }, archive: string, files: readonly string[]): Promise<number> {
-  return identity.segSize ?? (await segmentSizeFromArchive(archive, files)) ?? DEFAULT_SEG_SIZE;
+async function segmentSize(identity: { segSize?: number }, store: ArchiveStore, files: readonly string[]): Promise<number> {
+  return identity.segSize ?? (await store.segmentSize(files)) ?? DEFAULT_SEG_SIZE;
 }
 
 function stopIfAborted(signal: AbortSignal): void {
@@ -53,7 +41,6 @@ export async function cleanup(opts: CleanupOptions, ctx: RunContext): Promise<nu
       'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json in the data directory',
     );
   }
-  const archive = opts.archive;
   const restart = parseRestartFile(opts.restartFile, opts.extension);
   if (!restart) throw new WalwaitError('bad-wal-name', `"${opts.restartFile}" is not a WAL segment, .partial or .backup file name`, USAGE_HINT);
   if (restart.kind === 'none') {
@@ -63,35 +50,43 @@ export async function cleanup(opts: CleanupOptions, ctx: RunContext): Promise<nu
   const identity = await readClusterIdentity(process.cwd()).catch(() => ({}) as Awaited<ReturnType<typeof readClusterIdentity>>);
   const prefix = opts.dryRun ? 'dry run: ' : '';
 
-  await withArchiveLock(archive, async () => {
+  const store = await openStore(opts.archive, opts);
+  try {
+    await store.withLock(() => run(store, restart.segment), { readOnly: opts.dryRun });
+  } finally {
+    store.close();
+  }
+  return 0;
+
+  async function run(store: ArchiveStore, restartSegment: string): Promise<void> {
     stopIfAborted(ctx.signal);
     const now = new Date();
     const host = thisHost();
-    const state = await readSlots(archive);
+    const state = await store.readSlots();
     const byName = new Map(state.slots.map((s) => [s.name, s]));
     const changed: SlotRecord[] = [];
 
     if (opts.slot !== undefined) {
-      const report = reportSlot(byName.get(opts.slot), opts.slot, restart.segment, now, host, identity.systemId?.toString());
-      if (report.created) log.info(`${prefix}slot ${opts.slot} created at ${restart.segment}`);
+      const report = reportSlot(byName.get(opts.slot), opts.slot, restartSegment, now, host, identity.systemId?.toString());
+      if (report.created) log.info(`${prefix}slot ${opts.slot} created at ${restartSegment}`);
       if (report.revived) {
         log.warn(
           { slot: opts.slot, lost: report.revived },
-          `${prefix}slot ${opts.slot} was lost (let go at ${report.revived.restartSegment} holding ${formatBytes(report.revived.heldBytes)}, ${report.revived.at}) and reports again at ${restart.segment}: it holds WAL back again; WAL it missed may already be gone from the archive`,
+          `${prefix}slot ${opts.slot} was lost (let go at ${report.revived.restartSegment} holding ${formatBytes(report.revived.heldBytes)}, ${report.revived.at}) and reports again at ${restartSegment}: it holds WAL back again; WAL it missed may already be gone from the archive`,
         );
       }
-      if (report.wentBack) log.warn(`${prefix}slot ${opts.slot} moved back from ${byName.get(opts.slot)!.restartSegment} to ${restart.segment}`);
+      if (report.wentBack) log.warn(`${prefix}slot ${opts.slot} moved back from ${byName.get(opts.slot)!.restartSegment} to ${restartSegment}`);
       byName.set(opts.slot, report.record);
       changed.push(report.record);
     }
 
-    const holds = await readHolds(archive);
-    const files = await readdir(archive);
-    const segSize = opts.maxRetained !== undefined ? await segmentSize(identity, archive, files) : DEFAULT_SEG_SIZE;
+    const holds = await store.readHolds();
+    const files = await store.list();
+    const segSize = opts.maxRetained !== undefined ? await segmentSize(identity, store, files) : DEFAULT_SEG_SIZE;
     const slots: SlotPosition[] = [...byName.values()].map((s) => ({ name: s.name, restartSegment: s.restartSegment, lost: s.lost !== undefined }));
     const plan = planCleanup({
       files,
-      restart,
+      restart: { kind: 'segment', segment: restartSegment },
       extension: opts.extension,
       slots,
       ownSlot: opts.slot,
@@ -110,7 +105,7 @@ export async function cleanup(opts: CleanupOptions, ctx: RunContext): Promise<nu
     for (const b of state.broken)
       log.warn(`slot file ${b.file} is unreadable (${b.problem}): removing nothing until it is fixed or dropped (walwait slot drop)`);
 
-    if (!opts.dryRun) for (const rec of changed) await writeSlot(archive, rec);
+    if (!opts.dryRun) for (const rec of changed) await store.writeSlot(rec);
 
     if (plan.pausedBy.length > 0) {
       const holdNames = holds.map((h) => h.name);
@@ -124,16 +119,16 @@ export async function cleanup(opts: CleanupOptions, ctx: RunContext): Promise<nu
     for (const file of plan.remove) {
       stopIfAborted(ctx.signal); // a signal stops between files: what is gone stays gone, the rest stays
       if (opts.dryRun) {
-        process.stdout.write(`${join(archive, file)}\n`);
+        process.stdout.write(`${store.pathOf(file)}\n`);
         removed.push(file);
         continue;
       }
       try {
-        await unlink(join(archive, file));
+        if (!(await store.removeFile(file))) continue;
         removed.push(file);
         log.debug(`removed ${file}`);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        if (err instanceof WalwaitError && err.code === 'lock-timeout') throw err; // the lock was lost: stop
         failed.push(`${file}: ${describeError(err)}`);
       }
     }
@@ -151,11 +146,12 @@ export async function cleanup(opts: CleanupOptions, ctx: RunContext): Promise<nu
       throw new WalwaitError(
         'archive-unusable',
         `could not remove ${failed.length} file${failed.length === 1 ? '' : 's'} from the archive: ${failed.slice(0, 3).join('; ')}`,
-        "check the permissions of the archive directory for the server's user",
+        store.where.startsWith('s3://')
+          ? "check the key's s3:DeleteObject permission on the bucket and prefix"
+          : "check the permissions of the archive directory for the server's user",
       );
     }
-  });
-  return 0;
+  }
 }
 
 /** `walwait cleanup <restartfile>`. */

@@ -1,23 +1,12 @@
 // walwait slot list|drop NAME|hold NAME|release NAME: the archive slots and holds that
 // `walwait cleanup` respects (lib/archive/slots.ts). Changes happen under the archive lock, so
 // `slot hold` returns only once no cleanup is running: from then on nothing is removed.
-import { readdir } from 'node:fs/promises';
 import { WalwaitError } from '../errors.js';
 import type { CommonOptions } from '../options/resolve.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { formatBytes } from '../wal/names.js';
-import {
-  DEFAULT_SEG_SIZE,
-  checkHoldName,
-  checkSlotName,
-  holdPath,
-  readSlotView,
-  removeIfPresent,
-  segmentSizeFromArchive,
-  slotPath,
-  writeHold,
-} from '../archive/slots.js';
-import { withArchiveLock } from '../archive/lock.js';
+import { DEFAULT_SEG_SIZE, checkHoldName, checkSlotName, slotView } from '../archive/slots.js';
+import { openStore, type ArchiveStore } from '../archive/store.js';
 import type { CommandMain, RunContext } from '../run-context.js';
 
 export interface SlotOptions extends CommonOptions {
@@ -46,38 +35,44 @@ export async function slot(opts: SlotOptions, ctx: RunContext): Promise<number> 
     throw new WalwaitError('usage', 'no archive directory given', 'pass --archive DIR, set WALWAIT_ARCHIVE, or put "archive" in walwait.json');
   }
   const archive = opts.archive;
-  switch (opts.action) {
-    case 'list':
-      return list(archive, opts.json);
-    case 'drop': {
-      const name = checkSlotName(opts.name);
-      const gone = await withArchiveLock(archive, () => removeIfPresent(slotPath(archive, name)));
-      if (gone) log.info(`dropped slot ${name}: it no longer holds WAL back`);
-      else log.warn(`there is no slot ${name} in ${archive}: nothing to drop`);
-      return 0;
+  const store = await openStore(archive, opts);
+  try {
+    switch (opts.action) {
+      case 'list':
+        return await list(store, opts.json);
+      case 'drop': {
+        const name = checkSlotName(opts.name);
+        // Looked for first: dropping a slot that is not there changes nothing, not even the lock.
+        const gone = (await store.hasSlot(name)) && (await store.withLock(() => store.removeSlot(name)));
+        if (gone) log.info(`dropped slot ${name}: it no longer holds WAL back`);
+        else log.warn(`there is no slot ${name} in ${archive}: nothing to drop`);
+        return 0;
+      }
+      case 'hold': {
+        const name = checkHoldName(opts.name);
+        await store.withLock(() => store.writeHold(name, new Date()));
+        log.info(`hold ${name} in place: walwait cleanup removes nothing until walwait slot release ${name}`);
+        return 0;
+      }
+      case 'release': {
+        const name = checkHoldName(opts.name);
+        const gone = (await store.hasHold(name)) && (await store.withLock(() => store.removeHold(name)));
+        if (gone) log.info(`released hold ${name}`);
+        else log.warn(`there is no hold ${name} in ${archive}: nothing to release`);
+        return 0;
+      }
+      default:
+        throw new WalwaitError('usage', `unknown slot action "${String(opts.action)}"`, 'use list, drop NAME, hold NAME or release NAME');
     }
-    case 'hold': {
-      const name = checkHoldName(opts.name);
-      await withArchiveLock(archive, () => writeHold(archive, name, new Date()));
-      log.info(`hold ${name} in place: walwait cleanup removes nothing until walwait slot release ${name}`);
-      return 0;
-    }
-    case 'release': {
-      const name = checkHoldName(opts.name);
-      const gone = await withArchiveLock(archive, () => removeIfPresent(holdPath(archive, name)));
-      if (gone) log.info(`released hold ${name}`);
-      else log.warn(`there is no hold ${name} in ${archive}: nothing to release`);
-      return 0;
-    }
-    default:
-      throw new WalwaitError('usage', `unknown slot action "${String(opts.action)}"`, 'use list, drop NAME, hold NAME or release NAME');
+  } finally {
+    store.close();
   }
 }
 
-async function list(archive: string, json: boolean): Promise<number> {
+async function list(store: ArchiveStore, json: boolean): Promise<number> {
   const identity = await readClusterIdentity(process.cwd()).catch(() => ({}) as { segSize?: number });
-  const segSize = identity.segSize ?? (await segmentSizeFromArchive(archive, await readdir(archive))) ?? DEFAULT_SEG_SIZE;
-  const { slots: entries, holds, brokenSlotFiles } = await readSlotView(archive, segSize);
+  const segSize = identity.segSize ?? (await store.segmentSize(await store.list())) ?? DEFAULT_SEG_SIZE;
+  const { slots: entries, holds, brokenSlotFiles } = slotView(await store.readSlots(), await store.readHolds(), segSize);
   if (json) {
     process.stdout.write(`${JSON.stringify({ segSize, slots: entries, holds, brokenSlotFiles }, null, 2)}\n`);
     return 0;

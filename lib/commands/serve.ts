@@ -118,7 +118,8 @@ export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSi
   // keeps running, and without a listener Node would end the process.
   server.on('error', (err) => log.warn({ err, hint: 'raise LimitNOFILE= or look for connections that are not closed' }, `server error: ${describeError(err)}`));
   const url = formatUrl(tls !== undefined, addr.host, port);
-  log.info({ archive: archive.describe(), url }, `serving ${archive.describe()} on ${url}`);
+  if (s3) log.info({ archive: archive.describe() }, `reading ${archive.describe()}`);
+  log.info({ archive: opts.archive, url }, `serving ${opts.archive} on ${url}`);
 
   // Runs until SIGTERM/SIGINT (or the parent is gone): a stop is the normal end, exit 0.
   if (!ctx.signal.aborted) await new Promise((resolveStop) => ctx.signal.addEventListener('abort', resolveStop, { once: true }));

@@ -1,6 +1,7 @@
 // The staging loop of `walwait prefetch-worker`: keep the `depth` segments after the one
-// PostgreSQL asked for last staged in the spool, one at a time, through the same source.find /
-// source.restore and the same checks as a restore. It never waits for WAL that is not archived yet:
+// PostgreSQL asked for last staged in the spool (one at a time from a directory, several at once
+// from S3 or walwait serve), through the same source.find / source.restore and the same checks as
+// a restore. It never waits for WAL that is not archived yet:
 // it stops at the first segment that is absent or not usable (the restore command waits for that
 // one, and starts a worker again), so a standby that has caught up has no worker. It also stops
 // when the spool's key changes, when the server it was started for is gone or has left recovery,
@@ -59,6 +60,13 @@ export interface WorkerResult {
   discard: boolean;
 }
 
+/** Downloads at once from a remote source (the spool holds --prefetch segments in all). */
+export const REMOTE_DOWNLOADS = 4;
+
+/** How many segments are staged at once: several from a remote source, one from a directory. */
+export const stagedAtOnce = (source: WalSource, depth: number): number =>
+  source.watchDirs().length === 0 ? Math.max(1, Math.min(depth, REMOTE_DOWNLOADS)) : 1;
+
 class KeyChanged extends Error {}
 /** Asked for while it was being staged: the restore took it from the archive. */
 class NoLongerWanted extends Error {}
@@ -94,8 +102,8 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
       const pruned = await prune(spoolDir, wanted, window[window.length - 1]);
       const have = new Set(present.filter((n) => !pruned.includes(n)));
       known = have;
-      const next = window.find((n) => !have.has(n));
-      if (!next) {
+      const missing = window.filter((n) => !have.has(n));
+      if (missing.length === 0) {
         if (idleSince === undefined) {
           // Full. Wait for PostgreSQL to take from it only if there is more to stage afterwards;
           // otherwise the standby is (nearly) caught up and the restore command starts a worker
@@ -114,12 +122,19 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
         continue;
       }
       idleSince = undefined;
-      const outcome = await stageOne(req, parseWalName(next)!, () => taking.wanted());
-      if (typeof outcome === 'string') return result(outcome);
-      if (outcome) {
-        staged++;
-        known.add(next);
+      // A remote source (S3, walwait serve) spends most of a download waiting on the network:
+      // several at once. A directory is read from disk: one at a time is as fast.
+      const batch = missing.slice(0, stagedAtOnce(req.source, req.depth));
+      const outcomes = await Promise.allSettled(batch.map((n) => stageOne(req, parseWalName(n)!, () => taking.wanted())));
+      let stop: string | undefined;
+      for (const [i, outcome] of outcomes.entries()) {
+        if (outcome.status === 'rejected') throw outcome.reason;
+        if (outcome.value === true) {
+          staged++;
+          known.add(batch[i]!);
+        } else if (typeof outcome.value === 'string') stop ??= outcome.value;
       }
+      if (stop !== undefined) return result(stop);
     }
   } catch (err) {
     if (err instanceof KeyChanged) return result('the spool now belongs to another recovery or timeline');

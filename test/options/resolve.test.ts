@@ -13,6 +13,10 @@ t.test('defaults', async (t) => {
     archives: [],
     tokenFile: undefined,
     tlsCa: undefined,
+    s3Endpoint: undefined,
+    s3Region: undefined,
+    s3UriStyle: 'auto',
+    s3Ca: undefined,
     trigger: undefined,
     pollInterval: 1,
     logFormat: 'text',
@@ -26,6 +30,28 @@ t.test('defaults', async (t) => {
     maxRetained: undefined,
     prefetch: 0,
   });
+});
+
+t.test('an s3:// archive is kept as a URL, normalized; a bad one is a one-line error', async (t) => {
+  const o = resolveOptions({
+    flags: { archive: ['s3://wal/db1/', '/arch'] },
+    env: { WALWAIT_S3_ENDPOINT: 'http://127.0.0.1:7480', WALWAIT_S3_URI_STYLE: 'path' },
+    cwd,
+  });
+  t.same(o.archives, ['s3://wal/db1', '/arch']);
+  t.equal(o.s3Endpoint, 'http://127.0.0.1:7480');
+  t.equal(o.s3UriStyle, 'path');
+  t.throws(() => resolveOptions({ flags: { archive: 's3://x' }, env: {}, cwd }), { code: 'bad-config', message: /does not name a valid bucket/ });
+  t.throws(() => resolveOptions({ flags: { s3UriStyle: 'virtual' }, env: {}, cwd }), { code: 'bad-config', message: /s3-uri-style "virtual"/ });
+  const conf = resolveOptions({
+    flags: {},
+    env: {},
+    config: { path: '/etc/walwait/walwait.json', values: { archive: 's3://wal', s3Ca: 'ca.pem', s3Region: 'eu-west-1' } },
+    cwd,
+  });
+  t.equal(conf.archive, 's3://wal');
+  t.equal(conf.s3Ca, '/etc/walwait/ca.pem', 'the CA file is a path, relative to walwait.json');
+  t.equal(conf.s3Region, 'eu-west-1');
 });
 
 t.test('precedence: flags, then environment, then config file, then defaults', async (t) => {

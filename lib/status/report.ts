@@ -1,7 +1,7 @@
 // The status report (`walwait status --json`'s object): the archive (timelines, gaps, slots)
 // and, with a data directory, what the standby's restore command last did. Also what `walwait
 // serve` answers at GET /status, from this same code.
-import { DEFAULT_SEG_SIZE, readSlotView, segmentSizeFromArchive } from '../archive/slots.js';
+import { DEFAULT_SEG_SIZE, readSlotView, segmentSizeFromArchive, slotView } from '../archive/slots.js';
 import type { ClusterIdentity } from '../datadir/identity.js';
 import { WalwaitError, describeError } from '../errors.js';
 import { isS3Url } from '../options/parsers.js';
@@ -36,10 +36,12 @@ async function archiveView(path: string, pathSource: ArchiveView['pathSource'], 
 /** The same view of an s3:// archive: one listing, the .history, slot and hold objects fetched. */
 async function s3ArchiveView(url: string, pathSource: ArchiveView['pathSource'], identity: ClusterIdentity | undefined, s3: S3Options): Promise<ArchiveView> {
   const { asArchiveError, openS3Archive } = await import('./s3-open.js');
-  const { listS3Archive, readS3SlotView, segmentSizeFromS3 } = await import('./s3-archive.js');
+  const { listS3Archive, segmentSizeFromS3 } = await import('./s3-archive.js');
+  const { S3Store } = await import('../archive/s3-store.js');
   const client = await openS3Archive(url, s3);
+  const store = new S3Store(client); // read only: its slots and holds, never its lock
   try {
-    const { listing, objects } = await listS3Archive(client);
+    const { listing } = await listS3Archive(client);
     let segSize = identity?.segSize;
     let segSizeSource: ArchiveView['segSizeSource'] = 'pg_control';
     if (segSize === undefined) {
@@ -50,7 +52,7 @@ async function s3ArchiveView(url: string, pathSource: ArchiveView['pathSource'],
       segSizeSource = segSize === undefined ? 'default' : 'archive';
     }
     segSize ??= DEFAULT_SEG_SIZE;
-    const slots = await readS3SlotView(client, objects, segSize, client.location.url);
+    const slots = slotView(await store.readSlots(), await store.readHolds(), segSize);
     return { path: client.location.url, pathSource, segSizeSource, ...summarizeArchive(listing, segSize), ...slots };
   } catch (err) {
     throw asArchiveError(err);

@@ -1,20 +1,15 @@
 // `walwait status` on an s3:// archive: one ListObjectsV2 listing of the prefix (name and size of
 // every object), the .history files fetched with GET, the segment size from the first plain
 // segment's header (a ranged GET) when no pg_control tells it, and the slots and holds from the
-// .walwait/slots/*.json and .walwait/holds/* objects. The summary is archive-scan.ts's, the same
-// pure code as for a directory. Read-only: nothing is written to the bucket.
-//
-// The slot reader here is read-only and mirrors lib/archive/slots.ts (readSlots, readHolds,
-// readSlotView) for objects: that module reads a directory, and exports neither its record
-// parser nor the view computation.
+// .walwait/slots/*.json and .walwait/holds/* objects, read by lib/archive/s3-store.ts (the store
+// cleanup and slot use) and summed up by slots.ts's slotView. The summary is archive-scan.ts's,
+// the same pure code as for a directory. Read-only: nothing is written to the bucket.
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyArchiveFile, heldBytes, newestPosition } from '../archive/cleanup-plan.js';
+import { classifyArchiveFile } from '../archive/cleanup-plan.js';
 import { decompressFile, splitCompressedName } from '../archive/codecs.js';
-import { STATE_DIR } from '../archive/lock.js';
-import { HOLD_NAME, type HoldRecord, type SlotRecord, type SlotView, type SlotsAndHolds } from '../archive/slots.js';
 import { describeError } from '../errors.js';
 import { parseHistory } from '../wal/history.js';
 import { isValidSegmentSize } from '../wal/names.js';
@@ -26,9 +21,6 @@ export interface S3Reader {
   listAll(prefix?: string): Promise<{ name: string; size: number }[]>;
   get(name: string, opts?: { range?: string }): Promise<IncomingMessage | undefined>;
 }
-
-export const SLOTS_PREFIX = `${STATE_DIR}/slots/`;
-export const HOLDS_PREFIX = `${STATE_DIR}/holds/`;
 
 /** An object's bytes (at most `limit`), or undefined when S3 says NoSuchKey. */
 export async function getBytes(s3: S3Reader, name: string, opts: { range?: string; limit?: number } = {}): Promise<Buffer | undefined> {
@@ -57,69 +49,6 @@ export function listingFromObjects(objects: readonly { name: string; size: numbe
     else if (!o.name.startsWith('.')) listing.otherFiles++;
   }
   return listing;
-}
-
-/** A slot object's record, as lib/archive/slots.ts parses a slot file. Throws on a bad one. Pure. */
-export function parseSlotObject(text: string, name: string): SlotRecord {
-  const v = JSON.parse(text) as Partial<SlotRecord> | null;
-  if (typeof v !== 'object' || v === null || typeof v.restartSegment !== 'string' || !/^[0-9A-F]{24}$/.test(v.restartSegment)) {
-    throw new Error('no valid restartSegment');
-  }
-  return { ...v, name, restartSegment: v.restartSegment, updated: String(v.updated ?? ''), host: String(v.host ?? '') } as SlotRecord;
-}
-
-/** The slots with what each holds back behind the newest active one, as readSlotView computes it. Pure. */
-export function slotViews(slots: readonly SlotRecord[], segSize: number): SlotView[] {
-  const newest = newestPosition(slots.filter((s) => !s.lost).map((s) => s.restartSegment)) ?? newestPosition(slots.map((s) => s.restartSegment));
-  return slots.map((s): SlotView => {
-    const behind = newest ? heldBytes(s.restartSegment, newest, segSize) : 0;
-    return {
-      name: s.name,
-      restartSegment: s.restartSegment,
-      updated: s.updated,
-      host: s.host,
-      systemId: s.systemId ?? null,
-      lost: s.lost !== undefined,
-      lostAt: s.lost?.at ?? null,
-      behindBytes: behind,
-      retainedBytes: s.lost ? 0 : behind,
-    };
-  });
-}
-
-/** Slots and holds from the objects under .walwait/ (listed with the archive). */
-export async function readS3SlotView(s3: S3Reader, objects: readonly { name: string }[], segSize: number, where: string): Promise<SlotsAndHolds> {
-  const slots: SlotRecord[] = [];
-  const broken: SlotsAndHolds['brokenSlotFiles'] = [];
-  const holds: HoldRecord[] = [];
-  for (const o of objects) {
-    if (!o.name.startsWith(SLOTS_PREFIX)) continue;
-    const m = /^([a-z0-9_]{1,63})\.json$/.exec(o.name.slice(SLOTS_PREFIX.length));
-    if (!m) continue; // temporaries, anything else
-    try {
-      const bytes = await getBytes(s3, o.name);
-      if (bytes === undefined) continue; // dropped meanwhile
-      slots.push(parseSlotObject(bytes.toString('utf8'), m[1]!));
-    } catch (err) {
-      if ((err as { name?: string }).name === 'S3Error') throw err; // S3 itself failing is not a broken slot
-      broken.push({ file: `${where}/${o.name}`, problem: describeError(err) });
-    }
-  }
-  for (const o of objects) {
-    if (!o.name.startsWith(HOLDS_PREFIX)) continue;
-    const name = o.name.slice(HOLDS_PREFIX.length);
-    if (!HOLD_NAME.test(name)) continue;
-    let rec: HoldRecord = { name };
-    const bytes = await getBytes(s3, o.name);
-    if (bytes === undefined) continue; // released meanwhile
-    try {
-      rec = { ...(JSON.parse(bytes.toString('utf8')) as HoldRecord), name };
-    } catch {
-      // an empty or hand-made hold holds all the same
-    }
-    holds.push(rec);
-  }
-  return { slots: slotViews(slots, segSize), holds, brokenSlotFiles: broken };
 }
 
 async function historyText(s3: S3Reader, file: string): Promise<string | undefined> {

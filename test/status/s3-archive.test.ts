@@ -1,25 +1,14 @@
 // walwait status on an s3:// archive, the parts that need no server: a listing of keys becomes
 // the same Listing as a directory's readdir (top-level names only, .walwait/ kept apart), the
-// .history objects are fetched (also compressed), the segment size comes from the first plain
-// segment's header, and slot and hold objects are read as lib/archive/slots.ts reads the files.
+// .history objects are fetched (also compressed), and the segment size comes from the first plain
+// segment's header. (Slots and holds: lib/archive/s3-store.ts, tested with it; e2e here too.)
 import t from 'tap';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import {
-  listingFromObjects,
-  listS3Archive,
-  parseSlotObject,
-  readS3SlotView,
-  segSizeFromHeader,
-  segmentSizeFromS3,
-  slotViews,
-  type S3Reader,
-} from '../../lib/status/s3-archive.js';
+import { listingFromObjects, listS3Archive, segSizeFromHeader, segmentSizeFromS3, type S3Reader } from '../../lib/status/s3-archive.js';
 import { summarizeArchive } from '../../lib/status/archive-scan.js';
 import { FACTS, SEGMENT, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
-
-const MiB = 1024 * 1024;
 
 /** An S3Reader over a map of objects, counting GETs (and their ranges). */
 function fakeS3(objects: Record<string, Buffer | string>): S3Reader & { gets: string[] } {
@@ -86,45 +75,4 @@ t.test('the segment size: the first plain segment header, by a ranged GET', asyn
   t.equal(segSizeFromHeader(Buffer.alloc(40)), undefined, 'no long header');
   t.equal(segSizeFromHeader(Buffer.alloc(10)), undefined, 'too short');
   t.equal(await segmentSizeFromS3(fakeS3({ [SEGMENT]: Buffer.alloc(100) }), [SEGMENT]), undefined, 'the first segment decides');
-});
-
-t.test('slots and holds from objects', async (t) => {
-  const later = segmentAfter(SEGMENT, 3);
-  const s3 = fakeS3({
-    '.walwait/slots/standby_a.json': JSON.stringify({ restartSegment: SEGMENT, updated: '2026-01-01T00:00:00.000Z', host: 'db2' }),
-    '.walwait/slots/standby_b.json': JSON.stringify({ restartSegment: later, updated: '2026-01-01T00:00:00.000Z', host: 'db3', systemId: '7' }),
-    '.walwait/slots/broken.json': '{',
-    '.walwait/slots/.standby_a.json.tmp': '{}',
-    '.walwait/holds/backup1': JSON.stringify({ created: '2026-01-01T00:00:00.000Z', host: 'db1', pid: 12 }),
-    '.walwait/holds/handmade': '',
-  });
-  const objects = await s3.listAll();
-  const view = await readS3SlotView(s3, objects, MiB, 's3://b/p');
-  t.same(
-    view.slots.map((s) => [s.name, s.behindBytes, s.retainedBytes, s.systemId]),
-    [
-      ['standby_a', 3 * MiB, 3 * MiB, null],
-      ['standby_b', 0, 0, '7'],
-    ],
-  );
-  t.same(
-    view.brokenSlotFiles.map((b) => b.file),
-    ['s3://b/p/.walwait/slots/broken.json'],
-  );
-  t.same(view.holds, [{ name: 'backup1', created: '2026-01-01T00:00:00.000Z', host: 'db1', pid: 12 }, { name: 'handmade' }]);
-});
-
-t.test('slot records: parsed as slot files are; a lost slot holds nothing back', async (t) => {
-  t.throws(() => parseSlotObject('{"restartSegment": "nope"}', 'a'), /no valid restartSegment/);
-  t.throws(() => parseSlotObject('null', 'a'));
-  const lost = { ...parseSlotObject(JSON.stringify({ restartSegment: SEGMENT }), 'old'), lost: { at: 'x', heldBytes: 1, restartSegment: SEGMENT, by: 'h' } };
-  const active = parseSlotObject(JSON.stringify({ restartSegment: segmentAfter(SEGMENT, 2) }), 'new');
-  const v = slotViews([lost, active], MiB);
-  t.same(
-    v.map((s) => [s.name, s.lost, s.behindBytes, s.retainedBytes]),
-    [
-      ['old', true, 2 * MiB, 0],
-      ['new', false, 0, 0],
-    ],
-  );
 });

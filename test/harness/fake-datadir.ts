@@ -49,6 +49,8 @@ export interface FakeStandby {
   restore(name: string, ...extra: string[]): ReturnType<typeof runWalwait>;
   /** walwait ...args, in the data directory. */
   walwait(...args: string[]): ReturnType<typeof runWalwait>;
+  /** walwait ...args, in the data directory, with these environment variables (besides PATH). */
+  walwaitWith(env: Record<string, string>, ...args: string[]): ReturnType<typeof runWalwait>;
   /** What a restore left in pg_wal besides RECOVERYXLOG and the state file (and its temporary while it is rewritten). */
   leftovers(): string[];
 }
@@ -84,6 +86,7 @@ export function fakeStandby(opts: { conf?: string; signal?: 'recovery' | 'standb
     put,
     restore: (name, ...extra) => walwait(name, 'pg_wal/RECOVERYXLOG', '-a', archive, ...extra),
     walwait,
+    walwaitWith: (env, ...args) => runWalwait(args, { cwd: data, env }),
     leftovers: () => readdirSync(join(data, 'pg_wal')).filter((f) => f !== 'RECOVERYXLOG' && !/^\.?walwait-state\.json/.test(f)),
   };
 }

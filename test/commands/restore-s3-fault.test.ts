@@ -1,0 +1,151 @@
+// Issue 19 point 5: a fault of an s3:// archive never looks like "not found". Against the real S3
+// server (test/harness/s3-server.ts) behind a small fault-injecting proxy: throttling (503
+// SlowDown), a body cut short, a refused key (403), the endpoint down. In archive recovery each is
+// logged once and retried until the archive answers; in standby mode it is answered "not found"
+// after --standby-wait (where that cannot promote), as for a directory or walwait serve.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t, { type Test } from 'tap';
+import { S3Client } from '../../lib/s3/client.js';
+import { parseS3Url } from '../../lib/s3/location.js';
+import { resolveS3Settings } from '../../lib/s3/settings.js';
+import { SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js';
+import { s3ServerUnavailable, startS3Server, type S3Server } from '../harness/s3-server.js';
+
+t.setTimeout(240_000);
+const warnings = (stderr: string): string[] => stderr.split('\n').filter((l) => /WARNING/.test(l));
+
+type Fault = 'none' | 'slowdown' | 'cut' | 'reset';
+
+/** A proxy in front of the real server: passes requests through, or injects `fault` into the next `times` of them. */
+async function faultProxy(t: Test, target: string): Promise<{ url: string; inject(fault: Fault, times: number): void; faulted: () => number }> {
+  const to = new URL(target);
+  let fault: Fault = 'none';
+  let left = 0;
+  let faulted = 0;
+  const server = http.createServer((req, res) => {
+    const now = left > 0 ? fault : 'none';
+    if (left > 0) {
+      left--;
+      faulted++;
+    }
+    if (now === 'slowdown') {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+      return;
+    }
+    if (now === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    const up = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      if (now !== 'cut' || req.method !== 'GET' || upRes.statusCode !== 200) {
+        upRes.pipe(res);
+        return;
+      }
+      // The full Content-Length announced, a third of the body sent, then the connection dropped.
+      const length = Number(upRes.headers['content-length']);
+      let sent = 0;
+      upRes.on('data', (chunk: Buffer) => {
+        if (sent >= length / 3) return;
+        res.write(chunk);
+        sent += chunk.length;
+        if (sent >= length / 3) res.socket?.destroy();
+      });
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    inject: (f, times) => {
+      fault = f;
+      left = times;
+    },
+    faulted: () => faulted,
+  };
+}
+
+const unavailable = s3ServerUnavailable();
+if (unavailable) {
+  t.comment(`skipped: ${unavailable}`);
+  t.pass(`skipped: ${unavailable}`);
+} else {
+  let server: S3Server;
+  t.before(async () => {
+    server = await startS3Server();
+    await server.createBucket('faults');
+  });
+  t.teardown(() => server?.stop());
+
+  async function standbyWithSegment(t: Test, signal: 'recovery' | 'standby', prefix: string) {
+    const s = fakeStandby({ signal });
+    const client = new S3Client(await resolveS3Settings({}, server.env()), parseS3Url(`s3://faults/${prefix}`));
+    t.teardown(() => client.close());
+    await client.put(SEGMENT, segmentBytes());
+    const proxy = await faultProxy(t, server.endpoint);
+    const env = { ...server.env(), AWS_ENDPOINT_URL: proxy.url };
+    return { s, proxy, env };
+  }
+
+  t.test('throttling (503 SlowDown) is retried, warned once, never "not found"', async (t) => {
+    const { s, proxy, env } = await standbyWithSegment(t, 'recovery', 'slowdown');
+    proxy.inject('slowdown', 6);
+    const r = await s.walwaitWith(env, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/slowdown').done;
+    t.equal(r.code, 0, r.stderr);
+    t.ok(proxy.faulted() >= 6, `${proxy.faulted()} requests answered 503 SlowDown`);
+    const w = warnings(r.stderr);
+    t.equal(w.length, 1, `one WARNING: ${w.join(' | ')}`);
+    t.match(w[0], /slow down \(throttling\)/);
+    t.same(s.leftovers(), [], 'nothing left in pg_wal');
+  });
+
+  t.test('a body cut short is never handed over: retried, then the whole segment restored', async (t) => {
+    const { s, proxy, env } = await standbyWithSegment(t, 'recovery', 'cut');
+    proxy.inject('cut', 3);
+    const r = await s.walwaitWith(env, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/cut').done;
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stderr, /cut short/, 'the cut download is named');
+    t.same(s.leftovers(), [], 'no staged download left in pg_wal');
+  });
+
+  t.test('a refused key and a dead endpoint: archive recovery keeps retrying; standby mode answers "not found" after --standby-wait', async (t) => {
+    const refused = await standbyWithSegment(t, 'recovery', 'refused');
+    const run = refused.s.walwaitWith({ ...refused.env, AWS_SECRET_ACCESS_KEY: 'wrong' }, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/refused');
+    await run.logged(/SignatureDoesNotMatch.*retrying: in archive recovery walwait never answers "not found"/);
+    t.equal(run.child.exitCode, null, 'still retrying');
+    run.child.kill('SIGTERM');
+    t.not((await run.done).code, 1, 'stopped by SIGTERM, not "not found"');
+
+    const down = await standbyWithSegment(t, 'recovery', 'down');
+    down.proxy.inject('reset', 1_000_000);
+    const dead = down.s.walwaitWith(down.env, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/down');
+    await dead.logged(/cannot reach the S3 endpoint .*(ECONNRESET|socket hang up).*retrying/);
+    t.equal(dead.child.exitCode, null, 'connections reset: still retrying');
+    dead.child.kill('SIGTERM');
+    t.not((await dead.done).code, 1);
+
+    const sb = await standbyWithSegment(t, 'standby', 'standby');
+    const first = await sb.s.walwaitWith(
+      { ...sb.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:1' },
+      SEGMENT,
+      'pg_wal/RECOVERYXLOG',
+      '-a',
+      's3://faults/standby',
+      '--standby-wait',
+      '0.5',
+    ).done;
+    t.equal(first.code, 1, 'standby mode: "not found", PostgreSQL streams meanwhile');
+    t.match(
+      warnings(first.stderr)[0],
+      /cannot read the archive s3:\/\/faults\/standby \(cannot reach the S3 endpoint http:\/\/127\.0\.0\.1:1.*ECONNREFUSED.*answering "not found"/,
+    );
+    const back = await sb.s.walwaitWith(sb.env, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/standby').done;
+    t.equal(back.code, 0, back.stderr);
+    t.match(back.stderr, /the archive s3:\/\/faults\/standby answers again/);
+  });
+}

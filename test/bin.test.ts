@@ -86,7 +86,7 @@ t.test('a restore of a present segment loads none of the Node modules it can do 
   const list = join(dir, 'modules');
   writeFileSync(
     join(dir, 'preload.cjs'),
-    `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')))`,
+    `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, [...process.moduleLoadList, ...Object.keys(require.cache)].join('\\n')))`,
   );
   const [cmd, args] = exactEnvCommand(process.execPath, ['-r', join(dir, 'preload.cjs'), WALWAIT_BIN, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', sb.archive], {
     PATH: process.env.PATH,
@@ -105,7 +105,15 @@ t.test('a restore of a present segment loads none of the Node modules it can do 
     'stream',
     'os',
     'child_process',
+    'http',
+    'https',
   ]) {
     t.notOk(loaded.includes(`NativeModule ${m}`), `${m} not loaded`);
   }
+  // The S3 client and its signer load only for s3:// archives.
+  t.same(
+    loaded.filter((f) => /@smithy|[/\\]s3[/\\]/.test(f)),
+    [],
+    'no S3 module loaded',
+  );
 });

@@ -92,6 +92,21 @@ if (unavailable) {
     return { s, proxy, env };
   }
 
+  t.test('absent .history, .backup and .partial files are "not found" at once; a present history file is restored', async (t) => {
+    const { s, env } = await standbyWithSegment(t, 'recovery', 'aux');
+    for (const name of ['00000002.history', `${SEGMENT}.00000028.backup`, `${SEGMENT}.partial`]) {
+      const r = await s.walwaitWith(env, name, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/aux').done;
+      t.equal(r.code, 1, `${name}: not found`);
+      t.ok(r.ms < 3000, `${name}: answered in ${r.ms.toFixed(0)} ms, without waiting`);
+    }
+    const client = new S3Client(await resolveS3Settings({}, server.env()), parseS3Url('s3://faults/aux'));
+    t.teardown(() => client.close());
+    await client.put('00000002.history', Buffer.from('1\t0/3000000\tno recovery target specified\n'));
+    const h = await s.walwaitWith(env, '00000002.history', 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/aux').done;
+    t.equal(h.code, 0, h.stderr);
+    t.same(s.leftovers(), []);
+  });
+
   t.test('throttling (503 SlowDown) is retried, warned once, never "not found"', async (t) => {
     const { s, proxy, env } = await standbyWithSegment(t, 'recovery', 'slowdown');
     proxy.inject('slowdown', 6);

@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { SEGMENT, fakeStandby, segmentBytes } from './harness/fake-datadir.js';
 import { tempDir } from './harness/temp-dir.js';
 import { makeTestPki } from './harness/tls.js';
+import { s3ServerUnavailable, startS3Server } from './harness/s3-server.js';
+import { S3Client } from '../lib/s3/client.js';
+import { parseS3Url } from '../lib/s3/location.js';
+import { resolveS3Settings } from '../lib/s3/settings.js';
 import { runWalwait } from './harness/walwait-process.js';
 
 t.setTimeout(120_000);
@@ -85,7 +89,7 @@ t.test('every command the docs show runs as written', async (t) => {
 
   // serve first: the https restore_command reads from it.
   let serveUrl: string | undefined;
-  for (const { where, line } of all.filter((c) => c.line.startsWith('walwait serve'))) {
+  for (const { where, line } of all.filter((c) => c.line.startsWith('walwait serve') && !c.line.includes('s3://'))) {
     const argv = words(paths.reduce((l, [re, v]) => l.replace(re, v), line)).slice(1);
     const run = runWalwait(argv, { cwd: dir });
     t.teardown(() => void run.child.kill('SIGKILL'));
@@ -95,7 +99,7 @@ t.test('every command the docs show runs as written', async (t) => {
   }
   t.ok(serveUrl, 'serve started');
 
-  for (const { where, line } of all.filter((c) => !c.line.startsWith('walwait serve'))) {
+  for (const { where, line } of all.filter((c) => !c.line.startsWith('walwait serve') && !c.line.includes('s3://'))) {
     const host = paths.reduce((l, [re, v]) => l.replace(re, v), line).replace(/https:\/\/archive-host:8432/g, serveUrl ?? '');
     const argv = words(host);
     const args = placeholders(argv.slice(1), argv[1] === 'push');
@@ -111,6 +115,40 @@ t.test('every command the docs show runs as written', async (t) => {
     t.notMatch(r.stderr, /bad command line/, `${where}: ${line}: accepted`);
     // promote --wait is stopped above (no server leaves recovery here): "interrupted while waiting" is 202.
     const ok = args[0] === 'check' ? [0, 1] : args.includes('--wait') ? [0, 202] : [0];
+    t.ok(ok.includes(r.code ?? -1), `${where}: ${line} → exit ${r.code ?? r.signal}${r.code ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`);
+  }
+});
+
+t.test('every s3:// command the docs show runs as written, against the real S3 server', async (t) => {
+  const lines = DOCS.flatMap((f) => shownCommands(f, readFileSync(join(ROOT, f), 'utf8'))).filter((c) => c.line.includes('s3://'));
+  t.ok(lines.length >= 3, `${lines.length} s3:// command lines found`);
+  const unavailable = s3ServerUnavailable();
+  if (unavailable) {
+    t.comment(`skipped: ${unavailable}`);
+    return;
+  }
+  const server = await startS3Server(t);
+  const buckets = new Set(lines.flatMap((c) => [...c.line.matchAll(/s3:\/\/([^/\s']+)/g)].map((m) => m[1]!)));
+  for (const b of buckets) await server.createBucket(b);
+  const s = fakeStandby({ signal: 'recovery' });
+  writeFileSync(join(s.data, 'pg_wal', SEGMENT), segmentBytes()); // %p for push
+  const dir = tempDir(t, 'walwait-docs-s3-');
+  const env = server.env();
+  for (const url of new Set(lines.flatMap((c) => [...c.line.matchAll(/s3:\/\/[^\s']+/g)].map((m) => m[0])))) {
+    const client = new S3Client(await resolveS3Settings({}, env), parseS3Url(url));
+    await client.put(SEGMENT, segmentBytes()); // what the restore command restores
+    client.close();
+  }
+  const trigger = join(dir, 'walwait.trigger');
+  for (const { where, line } of lines) {
+    const host = line.replace(/\/var\/lib\/postgresql\/walwait\.trigger/g, trigger).replace(/\$PGDATA/g, s.data);
+    const argv = words(host).slice(1);
+    const push = argv[0] === 'push';
+    const args = argv.map((w) => (w === '%f' ? SEGMENT : w === '%p' ? (push ? `pg_wal/${SEGMENT}` : 'pg_wal/RECOVERYXLOG') : w === '%r' ? SEGMENT : w));
+    rmSync(s.target, { force: true });
+    const r = await s.walwaitWith(env, ...args).done;
+    t.notMatch(r.stderr, /bad command line/, `${where}: ${line}: accepted`);
+    const ok = args[0] === 'check' ? [0, 1] : [0];
     t.ok(ok.includes(r.code ?? -1), `${where}: ${line} → exit ${r.code ?? r.signal}${r.code ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`);
   }
 });

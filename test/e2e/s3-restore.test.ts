@@ -4,7 +4,8 @@
 // failover keeps every archived row and the .partial's, --prefetch catches up, and faults (a
 // missing bucket, no credentials) never look like "not found". The test fills the bucket by
 // "shipping" the primary's archived files itself (as kit.ts does for directories), so each case
-// decides what the standby can see and when; `walwait push` to S3 is tested in s3-archive-side.
+// decides what the standby can see and when; case 0 runs the whole chain, the primary archiving
+// with `walwait push` to S3 (push's own cases are in s3-archive-side.test.ts).
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -13,7 +14,7 @@ import { S3Client } from '../../lib/s3/client.js';
 import { parseS3Url } from '../../lib/s3/location.js';
 import { resolveS3Settings } from '../../lib/s3/settings.js';
 import { forEachMajor } from '../harness/per-major.js';
-import { makeTempDir, shellQuote, tailLines, waitUntil, walwaitBin, type Cluster } from '../harness/postgres.js';
+import { Cluster, makeTempDir, shellQuote, tailLines, waitUntil, walwaitBin } from '../harness/postgres.js';
 import { s3ServerUnavailable, startS3Server, type S3Server } from '../harness/s3-server.js';
 import { commitSegment, count, logged, makeWalwaitStandby, newPrimary, startCaughtUp, writeTrigger, type Standby } from './kit.js';
 import { currentWalFile, waitPromotedAlive } from './failover-kit.js';
@@ -80,7 +81,55 @@ if (unavailable) {
     return sb;
   }
 
-  forEachMajor(t, 4 * SUBTEST_MS, async (t, major) => {
+  /** Wait until the primary's archive_command has archived `segment` (pg_stat_archiver). */
+  async function waitPushed(primary: Cluster, segment: string): Promise<void> {
+    await waitUntil(
+      async () => {
+        const [r] = await primary.query<{ w: string | null }>('select last_archived_wal as w from pg_stat_archiver');
+        return (r?.w ?? '') >= segment;
+      },
+      { what: `${segment} archived by walwait push` },
+    );
+  }
+
+  forEachMajor(t, 5 * SUBTEST_MS, async (t, major) => {
+    t.test(
+      '0. primary → walwait push → s3:// → walwait restore: a standby follows, a smart failover keeps every archived row',
+      { timeout: SUBTEST_MS },
+      async (t) => {
+        const bucket = `pipe${major}`;
+        await server.createBucket(bucket);
+        const url = `s3://${bucket}/db1`;
+        const primary = await Cluster.init({
+          major,
+          dir: await makeTempDir(`s3pipe${major}`),
+          settings: { archive_mode: true, archive_command: `${shellQuote(walwaitBin())} push %p %f --archive ${url} --compress lz4` },
+        });
+        await primary.start();
+        t.teardown(() => primary.stop('immediate'));
+        await primary.query('create table t (id serial primary key, v int)');
+        await primary.query('insert into t (v) select g from generate_series(1, 100) g');
+        await waitPushed(primary, await primary.switchWal());
+        const sb = await s3Standby(t, primary, await makeTempDir(`s3pipe-unused${major}`), `s3pipesb${major}`, url);
+        await startCaughtUp(await count(primary), sb);
+        for (const rows of [10, 20]) {
+          await primary.query('insert into t (v) select g from generate_series(1, $1) g', [rows]);
+          await waitPushed(primary, await primary.switchWal());
+          const want = await count(primary);
+          await waitUntil(async () => (await count(sb.server)) === want, { what: `${want} rows on the standby` });
+        }
+        t.pass('the standby follows what walwait push stores');
+        await primary.query('insert into t (v) select g from generate_series(1, 7) g');
+        await waitPushed(primary, await primary.switchWal());
+        const archived = await count(primary);
+        await primary.stop('immediate');
+        await writeTrigger(sb, 'smart\n');
+        await waitPromotedAlive(sb.server);
+        t.equal(await count(sb.server), archived, `every archived row after the smart failover (${archived})`);
+        t.equal(await sb.server.timeline(), 2, 'a new timeline');
+      },
+    );
+
     t.test(
       '1. a standby replays and follows an s3:// archive; a smart failover keeps every archived row and the .partial',
       { timeout: SUBTEST_MS },

@@ -12,6 +12,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { UpstreamError, errnoCode } from '../errors.js';
 import { importModule } from '../import-module.js';
+import { responseOf } from '../http-response.js';
 import { maskKeyId, type S3Settings } from './settings.js';
 import type { S3Location } from './location.js';
 
@@ -156,47 +157,29 @@ export class S3Client {
       .map((k) => (query[k] === '' ? uriEscape(k) : `${uriEscape(k)}=${uriEscape(query[k]!)}`))
       .join('&');
     const headersMs = opts.headersWithinMs ?? HEADERS_TIMEOUT_MS;
-    const attempt = (retry: boolean): Promise<http.IncomingMessage> =>
-      new Promise((resolve, reject) => {
-        let answered = false;
-        const req = (this.secure ? https : http).request({
-          method,
-          hostname: this.settings.endpoint.hostname, // connect to the endpoint; Host names the bucket
-          port,
-          path: qs ? `${path}?${qs}` : path,
-          headers: signed.headers,
-          agent: this.agent,
-          ...(this.secure && !this.settings.pathStyle ? { servername: hostname } : {}),
-          ...(opts.signal ? { signal: opts.signal } : {}),
-        });
-        const timer = setTimeout(
-          () => req.destroy(Object.assign(new Error(`no answer within ${(headersMs / 1000).toFixed(1)} s`), { code: 'ETIMEDOUT' })),
-          Math.max(0, headersMs),
-        );
-        req.on('response', (res) => {
-          answered = true;
-          clearTimeout(timer);
-          res.setTimeout(BODY_STALL_MS, () => res.destroy(Object.assign(new Error(`no data for ${BODY_STALL_MS / 1000} s`), { code: 'ETIMEDOUT' })));
-          resolve(res);
-        });
-        req.on('error', (err) => {
-          clearTimeout(timer);
-          if (answered) return;
-          const code = errnoCode(err);
-          // A kept-alive connection the server closed as it was reused: once more on a new one.
-          if (!retry && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && !(typeof body === 'function')) resolve(attempt(true));
-          else reject(err);
-        });
-        if (body === undefined) req.end();
-        else if (Buffer.isBuffer(body)) req.end(body);
-        else {
-          const stream = body();
-          stream.on('error', (err) => req.destroy(err));
-          stream.pipe(req);
-        }
+    const makeRequest = (): http.ClientRequest =>
+      (this.secure ? https : http).request({
+        method,
+        hostname: this.settings.endpoint.hostname, // connect to the endpoint; Host names the bucket
+        port,
+        path: qs ? `${path}?${qs}` : path,
+        headers: signed.headers,
+        agent: this.agent,
+        ...(this.secure && !this.settings.pathStyle ? { servername: hostname } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
       });
+    const send = (req: http.ClientRequest): void => {
+      if (body === undefined) req.end();
+      else if (Buffer.isBuffer(body)) req.end(body);
+      else {
+        const stream = body();
+        stream.on('error', (err) => req.destroy(err));
+        stream.pipe(req);
+      }
+    };
     try {
-      return await attempt(false);
+      // A streamed body is read once: such a request is not sent again on a new connection.
+      return await responseOf(makeRequest, { headersMs, stallMs: BODY_STALL_MS, resendable: typeof body !== 'function', send });
     } catch (err) {
       throw this.failure(err);
     }

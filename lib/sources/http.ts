@@ -16,6 +16,7 @@ import { parseWalName } from '../wal/names.js';
 import type { SegmentProblem, SegmentProblemCode } from '../wal/page-header.js';
 import { writeAtomically, type AtomicWriteOptions } from '../archive/atomic-file.js';
 import { moveFile, stageDownload } from './staged-download.js';
+import { responseOf } from '../http-response.js';
 import { CODECS, decompressFile, type Codec } from '../archive/codecs.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
 
@@ -204,38 +205,16 @@ export class HttpSource implements WalSource {
   ): Promise<http.IncomingMessage> {
     const url = this.urlFor(name, waitS);
     const abort = this.signals(signal);
-    const attempt = (retry: boolean): Promise<http.IncomingMessage> =>
-      new Promise((resolve, reject) => {
-        let answered = false;
-        const req = (this.isHttps() ? https : http).request(url, {
-          method,
-          agent: this.agent,
-          headers: { authorization: `Bearer ${this.token}`, accept: 'application/octet-stream', 'user-agent': 'walwait' },
-          ...(abort ? { signal: abort } : {}),
-        });
-        const headersMs = Math.max(0, Math.min(waitS * 1000 + HEADERS_GRACE_MS, answerWithinMs));
-        const timer = setTimeout(
-          () => req.destroy(Object.assign(new Error(`no answer within ${(headersMs / 1000).toFixed(1)} s`), { code: 'ETIMEDOUT' })),
-          headersMs,
-        );
-        req.on('response', (res) => {
-          answered = true;
-          clearTimeout(timer);
-          res.setTimeout(BODY_STALL_MS, () => res.destroy(Object.assign(new Error(`no data for ${BODY_STALL_MS / 1000} s`), { code: 'ETIMEDOUT' })));
-          resolve(res);
-        });
-        req.on('error', (err) => {
-          clearTimeout(timer);
-          if (answered) return; // the body's consumer sees it
-          const code = errnoCode(err);
-          // A kept-alive connection the server closed just as we reused it: try once on a new one.
-          if (!retry && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) resolve(attempt(true));
-          else reject(err);
-        });
-        req.end();
+    const makeRequest = (): http.ClientRequest =>
+      (this.isHttps() ? https : http).request(url, {
+        method,
+        agent: this.agent,
+        headers: { authorization: `Bearer ${this.token}`, accept: 'application/octet-stream', 'user-agent': 'walwait' },
+        ...(abort ? { signal: abort } : {}),
       });
+    const headersMs = Math.min(waitS * 1000 + HEADERS_GRACE_MS, answerWithinMs);
     try {
-      return await attempt(false);
+      return await responseOf(makeRequest, { headersMs, stallMs: BODY_STALL_MS, resendable: true, send: (req) => req.end() });
     } catch (err) {
       throw this.failure(err, name);
     }

@@ -10,7 +10,7 @@ import { S3Client } from '../../lib/s3/client.js';
 import { parseS3Url } from '../../lib/s3/location.js';
 import { resolveS3Settings } from '../../lib/s3/settings.js';
 import { SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js';
-import { s3ServerUnavailable, startS3Server, type S3Server } from '../harness/s3-server.js';
+import { s3ServerForFile, type S3Server } from '../harness/s3-server.js';
 
 t.setTimeout(240_000);
 const warnings = (stderr: string): string[] => stderr.split('\n').filter((l) => /WARNING/.test(l));
@@ -70,18 +70,13 @@ async function faultProxy(t: Test, target: string): Promise<{ url: string; injec
   };
 }
 
-const unavailable = s3ServerUnavailable();
-if (unavailable) {
-  t.comment(`skipped: ${unavailable}`);
-  t.pass(`skipped: ${unavailable}`);
-} else {
-  let server: S3Server;
-  t.before(async () => {
-    server = await startS3Server();
+let server: S3Server;
+if (
+  s3ServerForFile(t, async (started) => {
+    server = started;
     await server.createBucket('faults');
-  });
-  t.teardown(() => server?.stop());
-
+  })
+) {
   async function standbyWithSegment(t: Test, signal: 'recovery' | 'standby', prefix: string) {
     const s = fakeStandby({ signal });
     const client = new S3Client(await resolveS3Settings({}, server.env()), parseS3Url(`s3://faults/${prefix}`));

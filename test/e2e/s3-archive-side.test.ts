@@ -15,24 +15,20 @@ import { fakeStandby, SEGMENT, segmentAfter, segmentBytes } from '../harness/fak
 import { forEachMajor } from '../harness/per-major.js';
 import { Cluster, makeTempDir, shellQuote, waitUntil, walwaitBin } from '../harness/postgres.js';
 import { runWalwait } from '../harness/walwait-process.js';
-import { s3ServerUnavailable, startS3Server, type S3Server } from '../harness/s3-server.js';
+import { s3ServerForFile, type S3Server } from '../harness/s3-server.js';
 import { count } from './kit.js';
 
-const unavailable = s3ServerUnavailable();
-if (unavailable) {
-  t.comment(`skipped: ${unavailable}`);
-  t.pass(`skipped: ${unavailable}`);
-} else {
-  t.setTimeout(900_000);
-  let server: S3Server;
-  const BUCKET = 'walwait-side';
-  t.before(async () => {
-    server = await startS3Server();
+const BUCKET = 'walwait-side';
+let server: S3Server;
+if (
+  s3ServerForFile(t, async (started) => {
+    server = started;
     await server.createBucket(BUCKET);
     // The primaries this file starts inherit the environment (the AWS variables give walwait its key).
     Object.assign(process.env, server.env());
-  });
-  t.teardown(() => server?.stop());
+  })
+) {
+  t.setTimeout(900_000);
 
   const clientFor = async (url: string): Promise<S3Client> => new S3Client(await resolveS3Settings({}, server.env()), parseS3Url(url));
   const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

@@ -17,12 +17,11 @@ import { resolveS3Settings } from '../../lib/s3/settings.js';
 import { fakeStandby, SEGMENT, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
 import { forEachMajor } from '../harness/per-major.js';
 import { chownToRunAs, makeTempDir, shellQuote, waitUntil } from '../harness/postgres.js';
-import { s3ServerUnavailable, startS3Server, type S3Server } from '../harness/s3-server.js';
+import { s3ServerForFile, startS3Server, type S3Server } from '../harness/s3-server.js';
 import { runWalwait, type WalwaitRun } from '../harness/walwait-process.js';
 import { commitSegment, count, makeWalwaitStandby, newPrimary, startCaughtUp } from './kit.js';
 
 const TOKEN = 'walwait-s3-operator-token-0123456789';
-const unavailable = s3ServerUnavailable();
 
 for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
 
@@ -70,18 +69,14 @@ async function serveS3(t: Test, server: S3Server, url: string, dir: string): Pro
   return { run, url: serving.exec(run.stderr())![1]!, tokenFile };
 }
 
-if (unavailable) {
-  t.comment(`skipped: ${unavailable}`);
-  t.pass(`skipped: ${unavailable}`);
-} else {
-  let server: S3Server;
-  t.before(async () => {
-    const started = performance.now();
-    server = await startS3Server();
-    t.comment(`S3 server (Ceph RGW) up in ${Math.round(performance.now() - started)} ms at ${server.endpoint}`);
+let server: S3Server;
+if (
+  s3ServerForFile(t, async (started) => {
+    server = started;
+    t.comment(`S3 server (Ceph RGW) at ${server.endpoint}`);
     for (const bucket of ['status', 'check', 'served']) await server.createBucket(bucket);
-  });
-  t.teardown(() => server?.stop());
+  })
+) {
   const clientFor = async (url: string): Promise<S3Client> =>
     new S3Client(await resolveS3Settings({ s3Endpoint: server.endpoint }, server.env()), parseS3Url(url));
   const walwait = (args: string[], cwd: string, env: Record<string, string> = server.env()) => runWalwait(args, { cwd, env }).done;

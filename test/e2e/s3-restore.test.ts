@@ -15,25 +15,20 @@ import { parseS3Url } from '../../lib/s3/location.js';
 import { resolveS3Settings } from '../../lib/s3/settings.js';
 import { forEachMajor } from '../harness/per-major.js';
 import { Cluster, makeTempDir, shellQuote, tailLines, waitUntil, walwaitBin } from '../harness/postgres.js';
-import { s3ServerUnavailable, startS3Server, type S3Server } from '../harness/s3-server.js';
+import { s3ServerForFile, type S3Server } from '../harness/s3-server.js';
 import { commitSegment, count, logged, makeWalwaitStandby, newPrimary, startCaughtUp, writeTrigger, type Standby } from './kit.js';
 import { currentWalFile, waitPromotedAlive } from './failover-kit.js';
 
 const SUBTEST_MS = 180_000;
-const unavailable = s3ServerUnavailable();
-if (unavailable) {
-  t.comment(`skipped: ${unavailable}`);
-  t.pass(`skipped: ${unavailable}`);
-} else {
-  let server: S3Server;
-  t.before(async () => {
-    server = await startS3Server();
+let server: S3Server;
+if (
+  s3ServerForFile(t, async (started) => {
+    server = started;
     // The servers this file starts inherit the environment (test/harness/util.ts serverEnv): the
     // standard AWS variables are how a DBA gives walwait its key.
     Object.assign(process.env, server.env());
-  });
-  t.teardown(() => server?.stop());
-
+  })
+) {
   /** A client for s3://BUCKET/PREFIX, as the tests' own uploader. */
   const clientFor = async (url: string): Promise<S3Client> => new S3Client(await resolveS3Settings({}, server.env()), parseS3Url(url));
 

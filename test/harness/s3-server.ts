@@ -205,6 +205,27 @@ interface Daemon {
   running: boolean;
 }
 
+/**
+ * The S3 server of a test file: started before its tests (then `ready` makes its buckets, sets the
+ * environment), stopped after them. Without one (s3ServerUnavailable) the file says why, counts
+ * that as its one test, and this returns false: register no tests then.
+ */
+export function s3ServerForFile(t: Test, ready: (server: S3Server) => Promise<void> | void): boolean {
+  const unavailable = s3ServerUnavailable();
+  if (unavailable) {
+    t.comment(`skipped: ${unavailable}`);
+    t.pass(`skipped: ${unavailable}`);
+    return false;
+  }
+  let server: S3Server | undefined;
+  t.before(async () => {
+    server = await startS3Server();
+    await ready(server);
+  });
+  t.teardown(() => server?.stop());
+  return true;
+}
+
 /** Start a server (see the file's comment). With t, it is stopped when t ends. */
 export async function startS3Server(t?: Test): Promise<S3Server> {
   const unavailable = s3ServerUnavailable();

@@ -1,10 +1,11 @@
-// `npm run bench`: walwait's start-up, wake-up, catch-up, memory, copy and HTTP figures, each next
+// `npm run bench`: walwait's start-up, wake-up, catch-up, memory, copy, HTTP and S3 figures, each next
 // to a reference measured in the same run on the same machine, as one markdown table on stdout
 // and in ./bench-results.md. walwait is a black box: bin/walwait (or WALWAIT_BENCH_BIN) spawned
 // as PostgreSQL spawns it, so the table stays valid whatever bin/walwait becomes. Optional
 // features (--prefetch, serve) are detected from `walwait --help`; their rows say "n/a (not
 // built)" until they exist. BENCH_QUICK=1: a smoke run with few runs and segments (minutes less,
-// figures only indicative). Progress goes to stderr.
+// figures only indicative). BENCH_ONLY=8 (or 1,3,…): only the rows whose numbers start so (the
+// WAL is generated anyway). Progress goes to stderr.
 //
 // Everything lives in the harness's temp dirs; servers, `walwait serve` and temp dirs are
 // removed at the end, also on errors and on SIGINT/SIGTERM. As root, PostgreSQL and therefore
@@ -19,12 +20,16 @@ import { copyRow } from './rows/copy.js';
 import { httpRestoreRow } from './rows/http.js';
 import { memoryRows } from './rows/memory.js';
 import { restorePresentRow } from './rows/restore-present.js';
+import { s3Rows } from './rows/s3.js';
 import { wakeUpRow } from './rows/wakeup.js';
 import { renderTable, type Row } from './table.js';
 import { generateWal, type WalSet } from './wal-load.js';
 import { detectFeatures, startServe, writeTokenFile, type Serve } from './walwait-cli.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = process.env.BENCH_ONLY?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 /**
  * Runs per figure. Full: what the issue asks (≥15 micro runs, ≥5 polling runs, catch-ups of ≥32
@@ -34,8 +39,8 @@ const QUICK = process.env.BENCH_QUICK === '1';
  * ratio, which decides a target, moves less between runs.
  */
 const RUNS = QUICK
-  ? { restore: 5, wake: 5, poll: 3, rss: 3, copy: 5, http: 5, segments: 8, scale: 1, catchUp: 1 }
-  : { restore: 40, wake: 15, poll: 5, rss: 5, copy: 15, http: 15, segments: 32, scale: 2, catchUp: 7 };
+  ? { restore: 5, wake: 5, poll: 3, rss: 3, copy: 5, http: 5, segments: 8, scale: 1, catchUp: 1, s3Wait: 5 }
+  : { restore: 40, wake: 15, poll: 5, rss: 5, copy: 15, http: 15, segments: 32, scale: 2, catchUp: 7, s3Wait: 20 };
 
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 
@@ -44,7 +49,8 @@ let failed = false;
 let stopping = false;
 
 /** One row's failure is reported in the table and does not cost the others. */
-async function guarded(id: string, what: string, fn: () => Promise<Row | Row[]>): Promise<Row[]> {
+async function guarded(id: string, what: string, fn: () => Promise<Row | Row[]>, opts: { always?: boolean } = {}): Promise<Row[]> {
+  if (ONLY && !opts.always && !ONLY.some((p) => id.startsWith(p))) return [];
   const t0 = performance.now();
   log(`${id}: ${what}…`);
   try {
@@ -86,11 +92,16 @@ async function main(): Promise<void> {
     // The WAL first: the single-process rows restore one of its real 16 MiB segments. The
     // primary is stopped once it is generated, so they run with no server busy.
     let wal: WalSet | undefined;
-    const walRows = await guarded('3', 'generating real WAL (PostgreSQL 18, pgbench-like load)', async () => {
-      wal = await generateWal({ segments: RUNS.segments, scale: RUNS.scale, log });
-      walDescription = wal.description;
-      return [];
-    });
+    const walRows = await guarded(
+      '3',
+      'generating real WAL (PostgreSQL 18, pgbench-like load)',
+      async () => {
+        wal = await generateWal({ segments: RUNS.segments, scale: RUNS.scale, log });
+        walDescription = wal.description;
+        return [];
+      },
+      { always: true },
+    );
     if (!wal) {
       rows.push(...walRows);
     } else {
@@ -123,6 +134,13 @@ async function main(): Promise<void> {
           const r = await catchUpRows({ wal: w, runs: RUNS.catchUp, features, nodeMs, http }, log);
           if (r.failed) failed = true;
           return r.rows;
+        })),
+      );
+      rows.push(
+        ...(await guarded('8', 'S3 rows (Ceph RGW on loopback)', async () => {
+          const r = await s3Rows({ wal: w, sb, features, runs: { catchUp: RUNS.catchUp, restore: RUNS.http, waitSeconds: RUNS.s3Wait } }, log);
+          if (r.some((x) => x.walwait.startsWith('error:'))) failed = true;
+          return r;
         })),
       );
     }

@@ -110,7 +110,8 @@ t.test('a restore of a present segment loads none of the Node modules it can do 
   ]) {
     t.notOk(loaded.includes(`NativeModule ${m}`), `${m} not loaded`);
   }
-  // The S3 client and its signer load only for s3:// archives.
+  // The S3 client (bundled: its evaluation would load node:http, checked above) and its signer
+  // are never loaded from node_modules.
   t.same(
     loaded.filter((f) => /@smithy|[/\\]s3[/\\]/.test(f)),
     [],

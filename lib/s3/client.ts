@@ -1,7 +1,9 @@
 // The S3 requests walwait makes (GET, HEAD, PUT, DELETE, ListObjectsV2), signed with AWS
 // Signature V4 (@smithy/signature-v4, the signer of AWS's own SDK) over node:http(s) with a
 // kept-alive connection. Not the whole SDK: it would add ~120 ms to every call PostgreSQL makes
-// (measured in docs/s3.md) and warns on stderr about Node versions. Loaded only for s3:// archives.
+// (measured in docs/s3.md) and warns on stderr about Node versions. The signer is bundled into
+// dist/walwait.cjs from its ES modules (tree-shaken), as a static import(): loaded from node_modules
+// it cost ~100 ms per call (@smithy/core's submodules). Evaluated only for s3:// archives.
 //
 // Nothing but S3's explicit NoSuchKey is ever "absent": a refused connection, a timeout, TLS,
 // 403, a missing bucket, 5xx and throttling throw an S3Error (an UpstreamError: the restore loop
@@ -11,7 +13,6 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { UpstreamError, errnoCode } from '../errors.js';
-import { importModule } from '../import-module.js';
 import { responseOf } from '../http-response.js';
 import { maskKeyId, type S3Settings } from './settings.js';
 import type { S3Location } from './location.js';
@@ -115,7 +116,7 @@ export class S3Client {
   }
 
   private getSigner(): Promise<InstanceType<typeof import('@smithy/signature-v4').SignatureV4>> {
-    this.signer ??= (signerModule ??= importModule<typeof import('@smithy/signature-v4')>('@smithy/signature-v4')).then(
+    this.signer ??= (signerModule ??= import('@smithy/signature-v4')).then(
       ({ SignatureV4 }) =>
         new SignatureV4({
           service: 's3',

@@ -5,7 +5,6 @@
 // else the profile's. They are never logged: only the key id's last four characters are shown.
 import { readFile } from 'node:fs/promises';
 import { WalwaitError, describeError } from '../errors.js';
-import { importModule } from '../import-module.js';
 
 import type { S3UriStyle } from './location.js';
 
@@ -41,7 +40,7 @@ const NO_CREDENTIALS_HINT =
 
 /** The named profile from ~/.aws/credentials over ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). */
 async function loadProfile(name: string, env: Env): Promise<{ credentials: Profile; config: Profile }> {
-  const { loadSharedConfigFiles } = await importModule<typeof import('@smithy/shared-ini-file-loader')>('@smithy/shared-ini-file-loader');
+  const { loadSharedConfigFiles } = await import('@smithy/shared-ini-file-loader');
   const files = await loadSharedConfigFiles({
     ignoreCache: true,
     ...(env.AWS_SHARED_CREDENTIALS_FILE ? { filepath: env.AWS_SHARED_CREDENTIALS_FILE } : {}),

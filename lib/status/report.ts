@@ -10,19 +10,25 @@ import { listArchive, summarizeArchive } from './archive-scan.js';
 import type { ArchiveView, StatusReport } from './render.js';
 import { readStandbyView } from './standby-view.js';
 
+/** The segment size: pg_control's, else that of the archive's first segment, else 16 MiB; and which it is. */
+async function segmentSizeOf(
+  identity: ClusterIdentity | undefined,
+  fromArchive: () => Promise<number | undefined>,
+): Promise<{ segSize: number; segSizeSource: ArchiveView['segSizeSource'] }> {
+  if (identity?.segSize !== undefined) return { segSize: identity.segSize, segSizeSource: 'pg_control' };
+  const found = await fromArchive();
+  return found === undefined ? { segSize: DEFAULT_SEG_SIZE, segSizeSource: 'default' } : { segSize: found, segSizeSource: 'archive' };
+}
+
 async function archiveView(path: string, pathSource: ArchiveView['pathSource'], identity: ClusterIdentity | undefined, s3: S3Options): Promise<ArchiveView> {
   if (isS3Url(path)) return s3ArchiveView(path, pathSource, identity, s3);
   const listing = await listArchive(path);
-  let segSize = identity?.segSize;
-  let segSizeSource: ArchiveView['segSizeSource'] = 'pg_control';
-  if (segSize === undefined) {
-    segSize = await segmentSizeFromArchive(
+  const { segSize, segSizeSource } = await segmentSizeOf(identity, () =>
+    segmentSizeFromArchive(
       path,
       listing.entries.map((e) => e.name),
-    );
-    segSizeSource = segSize === undefined ? 'default' : 'archive';
-  }
-  segSize ??= DEFAULT_SEG_SIZE;
+    ),
+  );
   const slots = await readSlotView(path, segSize).catch((err: unknown) => {
     throw new WalwaitError(
       'archive-unusable',
@@ -42,16 +48,12 @@ async function s3ArchiveView(url: string, pathSource: ArchiveView['pathSource'],
   const store = new S3Store(client); // read only: its slots and holds, never its lock
   try {
     const { listing } = await listS3Archive(client);
-    let segSize = identity?.segSize;
-    let segSizeSource: ArchiveView['segSizeSource'] = 'pg_control';
-    if (segSize === undefined) {
-      segSize = await segmentSizeFromS3(
+    const { segSize, segSizeSource } = await segmentSizeOf(identity, () =>
+      segmentSizeFromS3(
         client,
         listing.entries.map((e) => e.name),
-      );
-      segSizeSource = segSize === undefined ? 'default' : 'archive';
-    }
-    segSize ??= DEFAULT_SEG_SIZE;
+      ),
+    );
     const slots = slotView(await store.readSlots(), await store.readHolds(), segSize);
     return { path: client.location.url, pathSource, segSizeSource, ...summarizeArchive(listing, segSize), ...slots };
   } catch (err) {

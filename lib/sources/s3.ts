@@ -4,7 +4,9 @@
 // file from a directory or from walwait serve. While a segment is absent, find() itself waits
 // (a long-polling source): 100 ms, then twice as long each time, up to the wait it is given
 // (--poll-interval), so a standby waiting on an idle primary makes at most 60/--poll-interval
-// requests a minute. Only S3's explicit answer (the key is not listed) is ever "absent".
+// requests a minute. An object refused (not complete, another cluster's) is not downloaded again
+// while the listing shows it unchanged (same key, ETag and size): the same back-off, one LIST a
+// look. Only S3's explicit answer (the key is not listed) is ever "absent".
 import { unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Interrupted, UpstreamError, type InterruptReason } from '../errors.js';
@@ -12,6 +14,7 @@ import { writeAtomically, type AtomicWriteOptions } from '../archive/atomic-file
 import { CODECS, CODEC_EXTENSION, decompressFile, splitCompressedName, type Codec } from '../archive/codecs.js';
 import type { S3Client, S3Object } from '../s3/client.js';
 import { parseWalName } from '../wal/names.js';
+import type { SegmentProblem } from '../wal/page-header.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
 import { moveFile, stageDownload } from './staged-download.js';
 
@@ -42,12 +45,30 @@ export interface S3SourceOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** A download this process made: what it is, for a refusal to be remembered. */
+interface Staged {
+  name: string;
+  key: string;
+  etag: string;
+  untrack: () => void;
+}
+
+/** An object refused (another cluster's, or not complete): not downloaded again while the listing shows it unchanged. */
+interface Refused {
+  key: string;
+  etag: string;
+  size: number;
+  /** What find() answers meanwhile: not staged, its head (or its problem) known. */
+  answer: StoredFile;
+}
+
 export class S3Source implements WalSource {
   readonly longPolls = true;
   readonly localDir = undefined;
-  private readonly untrack = new Map<string, () => void>();
+  private readonly staged = new Map<string, Staged>();
+  private readonly refused = new Map<string, Refused>();
   private polled = new Map<string, number>();
-  /** Requests made, for the benchmark's requests-per-minute figure. */
+  /** Requests made, for tests. */
   requests = 0;
 
   constructor(
@@ -79,12 +100,28 @@ export class S3Source implements WalSource {
 
   async find(name: string, headBytes: number, opts: FindOptions = {}): Promise<StoredFile | undefined> {
     const signal = this.signals(opts.signal);
-    const firstLook = !this.polled.has(name);
+    const wait = parseWalName(name)?.kind === 'segment' ? (opts.waitMs ?? 0) : 0;
     let found: StoredFile | undefined;
     try {
-      // Catching up, the plain segment is usually there: one GET. Waiting, one listing per look.
-      if (firstLook && !name.endsWith('.partial')) found = await this.download(undefined, name, headBytes, signal, opts.answerWithinMs);
-      if (!found) found = await this.lookAndDownload(name, headBytes, signal, opts.answerWithinMs);
+      const known = this.refused.get(name);
+      if (known) {
+        // Refused a moment ago: downloaded again only once the listing shows another object.
+        const form = await this.look(name, signal, opts.answerWithinMs);
+        if (form && form.object.name === known.key && form.object.etag === known.etag && form.object.size === known.size) {
+          await this.pause(name, wait, signal);
+          return { ...known.answer, head: Buffer.from(known.answer.head) };
+        }
+        this.refused.delete(name);
+        if (form) found = await this.download(name, form.codec, form.object.name, headBytes, signal, opts.answerWithinMs);
+      } else {
+        // Catching up, the plain segment is usually there: one GET. Waiting, one listing per look.
+        if (!this.polled.has(name) && !name.endsWith('.partial')) found = await this.download(name, undefined, name, headBytes, signal, opts.answerWithinMs);
+        if (!found) {
+          const form = await this.look(name, signal, opts.answerWithinMs);
+          // Listed a moment ago: a 404 now means cleanup removed it meanwhile, which the next look sees.
+          if (form) found = await this.download(name, form.codec, form.object.name, headBytes, signal, opts.answerWithinMs);
+        }
+      }
     } catch (err) {
       this.throwIfStopping();
       throw err;
@@ -93,34 +130,32 @@ export class S3Source implements WalSource {
       this.polled.delete(name);
       return found;
     }
-    const wait = parseWalName(name)?.kind === 'segment' ? (opts.waitMs ?? 0) : 0;
-    if (wait <= 0) return undefined;
-    const pause = nextPollMs(this.polled.get(name), wait);
-    this.polled = new Map([[name, pause]]); // only the name waited for now
-    try {
-      await sleep(pause, undefined, { signal });
-    } catch {
-      this.throwIfStopping(); // a trigger or SIGUSR1 ends the pause: the caller looks at once
-    }
+    await this.pause(name, wait, signal);
     return undefined;
   }
 
-  private async lookAndDownload(
-    name: string,
-    headBytes: number,
-    signal: AbortSignal | undefined,
-    answerWithinMs: number | undefined,
-  ): Promise<StoredFile | undefined> {
+  /** The form of `name` a restore takes, from one listing of its prefix. */
+  private async look(name: string, signal: AbortSignal | undefined, answerWithinMs: number | undefined): Promise<ReturnType<typeof chooseForm>> {
     this.requests++;
     const { objects } = await this.client.list(name, { maxKeys: 20, signal, headersWithinMs: answerWithinMs });
-    const form = chooseForm(name, objects);
-    if (!form) return undefined;
-    // Listed a moment ago: a 404 now means cleanup removed it meanwhile, which the next look sees.
-    return this.download(form.codec, form.object.name, headBytes, signal, answerWithinMs);
+    return chooseForm(name, objects);
+  }
+
+  /** The caller asks again at once (a long-polling source): wait here, backing off up to `wait`. */
+  private async pause(name: string, wait: number, signal: AbortSignal | undefined): Promise<void> {
+    if (wait <= 0) return;
+    const ms = nextPollMs(this.polled.get(name), wait);
+    this.polled = new Map([[name, ms]]); // only the name waited for now
+    try {
+      await sleep(ms, undefined, { signal });
+    } catch {
+      this.throwIfStopping(); // a trigger or SIGUSR1 ends the pause: the caller looks at once
+    }
   }
 
   /** GET `key` into a staged file; undefined when S3 says NoSuchKey. */
   private async download(
+    name: string,
     codec: Codec | undefined,
     key: string,
     headBytes: number,
@@ -141,25 +176,70 @@ export class S3Source implements WalSource {
     }
     const what = `${this.client.describe()}/${key}`;
     const staged = await stageDownload(res, this.opts.stagingDir, key, length, codec ? 0 : headBytes, what, () => this.throwIfStopping());
-    this.untrack.set(staged.path, staged.untrack);
+    this.staged.set(staged.path, { name, key, etag: String(res.headers.etag ?? ''), untrack: staged.untrack });
     const lastModified = Date.parse(String(res.headers['last-modified'] ?? ''));
     return { path: staged.path, codec, size: length, mtimeMs: Number.isFinite(lastModified) ? lastModified : 0, head: staged.head, staged: true };
   }
 
+  /** Remember a refused download, so that an unchanged object is not downloaded again. */
+  private remember(meta: Staged, file: StoredFile, answer: Partial<StoredFile>): void {
+    this.refused.set(meta.name, {
+      key: meta.key,
+      etag: meta.etag,
+      size: file.size,
+      answer: { ...file, path: `${this.client.describe()}/${meta.key}`, staged: false, ...answer },
+    });
+  }
+
   async restore(file: StoredFile, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
+    const staged = file.staged ? file : await this.refetch(file);
+    const meta = this.staged.get(staged.path);
+    let problem: SegmentProblem | undefined;
+    const check = opts.check
+      ? async (tmp: string): Promise<void> => {
+          try {
+            await opts.check?.(tmp);
+          } catch (err) {
+            problem = (err as { problem?: SegmentProblem }).problem;
+            throw err;
+          }
+        }
+      : undefined;
     try {
-      const codec = file.codec;
-      return await writeAtomically(dest, (tmp) => (codec ? decompressFile(file.path, tmp, codec) : moveFile(file.path, tmp)), opts);
+      const codec = staged.codec;
+      return await writeAtomically(dest, (tmp) => (codec ? decompressFile(staged.path, tmp, codec) : moveFile(staged.path, tmp)), { ...opts, check });
+    } catch (err) {
+      // Refused once decompressed (another cluster's compressed segment): not downloaded again while unchanged.
+      if (problem && meta) this.remember(meta, staged, { head: Buffer.alloc(0), problem });
+      throw err;
     } finally {
-      await this.discard(file);
+      await this.removeStaged(staged.path);
     }
   }
 
+  /** restore() of an answer that was not downloaded (a refused object asked for again): fetch it now. */
+  private async refetch(file: StoredFile): Promise<StoredFile> {
+    const entry = [...this.refused.entries()].find(([, r]) => r.answer.path === file.path);
+    if (!entry) throw new UpstreamError('ECHANGED', `${file.path} is no longer known to this process`, 'retrying');
+    const [name, { key }] = entry;
+    this.refused.delete(name);
+    const fresh = await this.download(name, file.codec, key, file.head.length, undefined, undefined);
+    if (!fresh) throw new UpstreamError('ECHANGED', `${file.path} was removed while being restored`, 'retrying');
+    return fresh;
+  }
+
   async discard(file: StoredFile): Promise<void> {
-    const untrack = this.untrack.get(file.path);
-    if (!untrack) return;
-    await unlink(file.path).catch(() => undefined); // gone already when it was renamed into place
-    this.untrack.delete(file.path);
-    untrack();
+    const meta = this.staged.get(file.path);
+    // Discarded for what its head shows (another cluster's, or not complete): the head is enough to refuse it again.
+    if (meta && !file.codec && file.head.length > 0) this.remember(meta, file, {});
+    await this.removeStaged(file.path);
+  }
+
+  private async removeStaged(path: string): Promise<void> {
+    const meta = this.staged.get(path);
+    if (!meta) return;
+    await unlink(path).catch(() => undefined); // gone already when it was renamed into place
+    this.staged.delete(path);
+    meta.untrack();
   }
 }

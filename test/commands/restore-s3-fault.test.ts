@@ -18,12 +18,17 @@ const warnings = (stderr: string): string[] => stderr.split('\n').filter((l) => 
 type Fault = 'none' | 'slowdown' | 'cut' | 'reset';
 
 /** A proxy in front of the real server: passes requests through, or injects `fault` into the next `times` of them. */
-async function faultProxy(t: Test, target: string): Promise<{ url: string; inject(fault: Fault, times: number): void; faulted: () => number }> {
+async function faultProxy(
+  t: Test,
+  target: string,
+): Promise<{ url: string; inject(fault: Fault, times: number): void; faulted: () => number; seen: { method: string; path: string }[] }> {
   const to = new URL(target);
   let fault: Fault = 'none';
   let left = 0;
   let faulted = 0;
+  const seen: { method: string; path: string }[] = [];
   const server = http.createServer((req, res) => {
+    seen.push({ method: req.method ?? '', path: req.url ?? '' });
     const now = left > 0 ? fault : 'none';
     if (left > 0) {
       left--;
@@ -67,6 +72,7 @@ async function faultProxy(t: Test, target: string): Promise<{ url: string; injec
       left = times;
     },
     faulted: () => faulted,
+    seen,
   };
 }
 
@@ -99,6 +105,26 @@ if (
     await client.put('00000002.history', Buffer.from('1\t0/3000000\tno recovery target specified\n'));
     const h = await s.walwaitWith(env, '00000002.history', 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/aux').done;
     t.equal(h.code, 0, h.stderr);
+    t.same(s.leftovers(), []);
+  });
+
+  t.test('an incomplete object is downloaded once, then watched with listings until it changes', async (t) => {
+    const { s, proxy, env } = await standbyWithSegment(t, 'recovery', 'partialobj');
+    const client = new S3Client(await resolveS3Settings({}, server.env()), parseS3Url('s3://faults/partialobj'));
+    t.teardown(() => client.close());
+    const whole = segmentBytes();
+    await client.put(SEGMENT, whole.subarray(0, whole.length / 2)); // wrong size: not complete
+    const run = s.walwaitWith(env, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/partialobj');
+    await run.logged(/waiting for [0-9A-F]{24} to be complete/);
+    const gets = () => proxy.seen.filter((r) => r.method === 'GET' && !r.path.includes('list-type')).length;
+    const lists = () => proxy.seen.filter((r) => r.path.includes('list-type')).length;
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // what happens meanwhile is the point: no condition to wait for
+    t.equal(gets(), 1, 'downloaded once while it stays the same');
+    t.ok(lists() <= 8, `watched with ${lists()} listings in ~2.5 s (back-off to --poll-interval)`);
+    await client.put(SEGMENT, whole);
+    const r = await run.done;
+    t.equal(r.code, 0, r.stderr);
+    t.equal(gets(), 2, 'the complete object downloaded once more');
     t.same(s.leftovers(), []);
   });
 

@@ -151,11 +151,15 @@ if (
 
   t.test('a refused key and a dead endpoint: archive recovery keeps retrying; standby mode answers "not found" after --standby-wait', async (t) => {
     const refused = await standbyWithSegment(t, 'recovery', 'refused');
-    const run = refused.s.walwaitWith({ ...refused.env, AWS_SECRET_ACCESS_KEY: 'wrong' }, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/refused');
+    const run = refused.s.walwaitWith({ ...refused.env, AWS_SECRET_ACCESS_KEY: 'Wr0ngS3cretValue' }, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/refused');
     await run.logged(/SignatureDoesNotMatch.*retrying: in archive recovery walwait never answers "not found"/);
     t.equal(run.child.exitCode, null, 'still retrying');
     run.child.kill('SIGTERM');
-    t.not((await run.done).code, 1, 'stopped by SIGTERM, not "not found"');
+    const stopped = await run.done;
+    t.not(stopped.code, 1, 'stopped by SIGTERM, not "not found"');
+    t.notOk(stopped.stderr.includes(server.accessKeyId), 'the access key id is never logged whole');
+    t.notOk(stopped.stderr.includes('Wr0ngS3cretValue') || stopped.stderr.includes(server.secretAccessKey), 'nor any secret');
+    t.match(stopped.stderr, `…${server.accessKeyId.slice(-4)}`, 'the key is named by its last four characters');
 
     const down = await standbyWithSegment(t, 'recovery', 'down');
     down.proxy.inject('reset', 1_000_000);

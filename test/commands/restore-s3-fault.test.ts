@@ -151,7 +151,13 @@ if (
 
   t.test('a refused key and a dead endpoint: archive recovery keeps retrying; standby mode answers "not found" after --standby-wait', async (t) => {
     const refused = await standbyWithSegment(t, 'recovery', 'refused');
-    const run = refused.s.walwaitWith({ ...refused.env, AWS_SECRET_ACCESS_KEY: 'Wr0ngS3cretValue' }, SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', 's3://faults/refused');
+    const run = refused.s.walwaitWith(
+      { ...refused.env, AWS_SECRET_ACCESS_KEY: 'Wr0ngS3cretValue' },
+      SEGMENT,
+      'pg_wal/RECOVERYXLOG',
+      '-a',
+      's3://faults/refused',
+    );
     await run.logged(/SignatureDoesNotMatch.*retrying: in archive recovery walwait never answers "not found"/);
     t.equal(run.child.exitCode, null, 'still retrying');
     run.child.kill('SIGTERM');

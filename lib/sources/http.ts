@@ -14,10 +14,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Interrupted, UpstreamError, errnoCode, type InterruptReason } from '../errors.js';
 import { parseWalName } from '../wal/names.js';
 import type { SegmentProblem, SegmentProblemCode } from '../wal/page-header.js';
-import { writeAtomically, type AtomicWriteOptions } from '../archive/atomic-file.js';
-import { moveFile, stageDownload } from './staged-download.js';
+import type { AtomicWriteOptions } from '../archive/atomic-file.js';
+import { restoreStaged, stageDownload } from './staged-download.js';
 import { responseOf } from '../http-response.js';
-import { CODECS, decompressFile, type Codec } from '../archive/codecs.js';
+import { CODECS, type Codec } from '../archive/codecs.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
 
 /** Longest ?wait= the protocol allows, in seconds. */
@@ -126,24 +126,11 @@ export class HttpSource implements WalSource {
   async restore(file: StoredFile, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
     const staged = file.staged ? file : await this.refetch(file);
     const meta = this.staged.get(staged.path);
-    let problem: SegmentProblem | undefined;
-    const check = opts.check
-      ? async (tmp: string): Promise<void> => {
-          try {
-            await opts.check?.(tmp);
-          } catch (err) {
-            problem = (err as { problem?: SegmentProblem }).problem;
-            throw err;
-          }
-        }
-      : undefined;
     try {
-      const codec = staged.codec;
-      return await writeAtomically(dest, (tmp) => (codec ? decompressFile(staged.path, tmp, codec) : moveFile(staged.path, tmp)), { ...opts, check });
-    } catch (err) {
       // Refused after decompression (another cluster's compressed segment): do not fetch it again at once.
-      if (problem && meta) this.remember(meta, staged, { ...staged, path: this.urlFor(meta.name).href, head: EMPTY, staged: false, problem });
-      throw err;
+      return await restoreStaged(staged, dest, opts, (problem) => {
+        if (meta) this.remember(meta, staged, { ...staged, path: this.urlFor(meta.name).href, head: EMPTY, staged: false, problem });
+      });
     } finally {
       await this.removeStaged(staged.path);
     }

@@ -10,13 +10,12 @@
 import { unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Interrupted, UpstreamError, type InterruptReason } from '../errors.js';
-import { writeAtomically, type AtomicWriteOptions } from '../archive/atomic-file.js';
-import { CODECS, CODEC_EXTENSION, decompressFile, splitCompressedName, type Codec } from '../archive/codecs.js';
+import type { AtomicWriteOptions } from '../archive/atomic-file.js';
+import { CODECS, CODEC_EXTENSION, splitCompressedName, type Codec } from '../archive/codecs.js';
 import type { S3Client, S3Object } from '../s3/client.js';
 import { parseWalName } from '../wal/names.js';
-import type { SegmentProblem } from '../wal/page-header.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
-import { moveFile, stageDownload } from './staged-download.js';
+import { restoreStaged, stageDownload } from './staged-download.js';
 
 /** The first wait for an absent segment; each next one is twice as long, up to the wait allowed. */
 export const FIRST_POLL_MS = 100;
@@ -194,24 +193,11 @@ export class S3Source implements WalSource {
   async restore(file: StoredFile, dest: string, opts: AtomicWriteOptions = {}): Promise<number> {
     const staged = file.staged ? file : await this.refetch(file);
     const meta = this.staged.get(staged.path);
-    let problem: SegmentProblem | undefined;
-    const check = opts.check
-      ? async (tmp: string): Promise<void> => {
-          try {
-            await opts.check?.(tmp);
-          } catch (err) {
-            problem = (err as { problem?: SegmentProblem }).problem;
-            throw err;
-          }
-        }
-      : undefined;
     try {
-      const codec = staged.codec;
-      return await writeAtomically(dest, (tmp) => (codec ? decompressFile(staged.path, tmp, codec) : moveFile(staged.path, tmp)), { ...opts, check });
-    } catch (err) {
       // Refused once decompressed (another cluster's compressed segment): not downloaded again while unchanged.
-      if (problem && meta) this.remember(meta, staged, { head: Buffer.alloc(0), problem });
-      throw err;
+      return await restoreStaged(staged, dest, opts, (problem) => {
+        if (meta) this.remember(meta, staged, { head: Buffer.alloc(0), problem });
+      });
     } finally {
       await this.removeStaged(staged.path);
     }

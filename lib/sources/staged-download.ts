@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UpstreamError, errnoCode } from '../errors.js';
-import { trackTemporary } from '../archive/atomic-file.js';
+import { trackTemporary, writeAtomically, type AtomicWriteOptions } from '../archive/atomic-file.js';
+import { decompressFile } from '../archive/codecs.js';
+import type { SegmentProblem } from '../wal/page-header.js';
+import type { StoredFile } from './source.js';
 
 const FILE_SYSCALLS = new Set(['open', 'write', 'close', 'fsync']);
 let stagedSeq = 0;
@@ -81,5 +84,32 @@ export async function moveFile(src: string, dest: string): Promise<void> {
   } catch (err) {
     if (errnoCode(err) !== 'EXDEV') throw err;
     await copyFile(src, dest);
+  }
+}
+
+/**
+ * Restore a staged download to `dest`: renamed, or decompressed, atomically, through the caller's
+ * check. When that check refuses the copy (another cluster's compressed segment), `refused` hears
+ * the problem, so the source can avoid fetching the same file again at once. The staged file is
+ * the caller's to remove.
+ */
+export async function restoreStaged(staged: StoredFile, dest: string, opts: AtomicWriteOptions, refused: (problem: SegmentProblem) => void): Promise<number> {
+  let problem: SegmentProblem | undefined;
+  const check = opts.check
+    ? async (tmp: string): Promise<void> => {
+        try {
+          await opts.check?.(tmp);
+        } catch (err) {
+          problem = (err as { problem?: SegmentProblem }).problem;
+          throw err;
+        }
+      }
+    : undefined;
+  try {
+    const codec = staged.codec;
+    return await writeAtomically(dest, (tmp) => (codec ? decompressFile(staged.path, tmp, codec) : moveFile(staged.path, tmp)), { ...opts, check });
+  } catch (err) {
+    if (problem) refused(problem);
+    throw err;
   }
 }

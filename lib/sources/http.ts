@@ -7,7 +7,7 @@
 // (404 with X-Walwait-Found: absent) is. Refused connections, resets, timeouts, DNS and TLS
 // failures, a refused token, 5xx and any answer outside the protocol throw an UpstreamError,
 // which the restore loop logs (rate-limited) and retries, as it does an unreachable directory.
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +15,7 @@ import { Interrupted, UpstreamError, errnoCode, type InterruptReason } from '../
 import { parseWalName } from '../wal/names.js';
 import type { SegmentProblem, SegmentProblemCode } from '../wal/page-header.js';
 import type { AtomicWriteOptions } from '../archive/atomic-file.js';
-import { restoreStaged, stageDownload } from './staged-download.js';
+import { removeStaged, restoreStaged, stageDownload } from './staged-download.js';
 import { responseOf } from '../http-response.js';
 import { CODECS, type Codec } from '../archive/codecs.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
@@ -346,12 +346,8 @@ export class HttpSource implements WalSource {
     return undefined;
   }
 
-  private async removeStaged(path: string): Promise<void> {
-    const meta = this.staged.get(path);
-    if (!meta) return;
-    await unlink(path).catch(() => undefined); // gone already when it was renamed into place
-    this.staged.delete(path);
-    meta.untrack();
+  private removeStaged(path: string): Promise<void> {
+    return removeStaged(this.staged, path);
   }
 }
 

@@ -7,7 +7,6 @@
 // requests a minute. An object refused (not complete, another cluster's) is not downloaded again
 // while the listing shows it unchanged (same key, ETag and size): the same back-off, one LIST a
 // look. Only S3's explicit answer (the key is not listed) is ever "absent".
-import { unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Interrupted, UpstreamError, type InterruptReason } from '../errors.js';
 import type { AtomicWriteOptions } from '../archive/atomic-file.js';
@@ -15,7 +14,7 @@ import { CODECS, CODEC_EXTENSION, splitCompressedName, type Codec } from '../arc
 import type { S3Client, S3Object } from '../s3/client.js';
 import { parseWalName } from '../wal/names.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
-import { restoreStaged, stageDownload } from './staged-download.js';
+import { removeStaged, restoreStaged, stageDownload } from './staged-download.js';
 
 /** The first wait for an absent segment; each next one is twice as long, up to the wait allowed. */
 export const FIRST_POLL_MS = 100;
@@ -221,11 +220,7 @@ export class S3Source implements WalSource {
     await this.removeStaged(file.path);
   }
 
-  private async removeStaged(path: string): Promise<void> {
-    const meta = this.staged.get(path);
-    if (!meta) return;
-    await unlink(path).catch(() => undefined); // gone already when it was renamed into place
-    this.staged.delete(path);
-    meta.untrack();
+  private removeStaged(path: string): Promise<void> {
+    return removeStaged(this.staged, path);
   }
 }

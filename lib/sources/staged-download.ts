@@ -113,3 +113,12 @@ export async function restoreStaged(staged: StoredFile, dest: string, opts: Atom
     throw err;
   }
 }
+
+/** Remove a staged file a source keeps in `staged` (by path), and stop tracking it; nothing if it is not there. */
+export async function removeStaged(staged: Map<string, { untrack: () => void }>, path: string): Promise<void> {
+  const meta = staged.get(path);
+  if (!meta) return;
+  await unlink(path).catch(() => undefined); // gone already when it was renamed into place
+  staged.delete(path);
+  meta.untrack();
+}

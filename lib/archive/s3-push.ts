@@ -29,9 +29,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterIdentity } from '../datadir/identity.js';
 import { Interrupted, UpstreamError, WalwaitError, describeError, type InterruptReason } from '../errors.js';
 import type { Log } from '../log.js';
-import { S3Client, S3Error } from '../s3/client.js';
-import { parseS3Url } from '../s3/location.js';
-import { resolveS3Settings, type S3Options } from '../s3/settings.js';
+import { openS3Client, type S3Client, S3Error } from '../s3/client.js';
+import type { S3Options } from '../s3/settings.js';
 import { formatBytes, type WalName } from '../wal/names.js';
 import { checkSegment, LONG_PAGE_HEADER_SIZE } from '../wal/page-header.js';
 import { temporaryNameFor, trackTemporary } from './atomic-file.js';
@@ -104,8 +103,7 @@ let toldNoConditionalWrites = false;
 
 export async function pushToS3(input: S3PushInput): Promise<number> {
   const { name, codec, log, signal } = input;
-  const settings = await resolveS3Settings(input.s3);
-  const client = new S3Client(settings, parseS3Url(input.archive));
+  const client = await openS3Client(input.archive, input.s3);
   const finalName = storedName(name, codec);
   const temporaries: { path: string; untrack: () => void }[] = [];
   const scratch = (label: string): string => {

@@ -26,9 +26,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UpstreamError, WalwaitError } from '../errors.js';
-import { S3Client, S3Error } from '../s3/client.js';
-import { parseS3Url } from '../s3/location.js';
-import { resolveS3Settings, type S3Options } from '../s3/settings.js';
+import { openS3Client, type S3Client, S3Error } from '../s3/client.js';
+import type { S3Options } from '../s3/settings.js';
 import { isValidSegmentSize } from '../wal/names.js';
 import { LONG_PAGE_HEADER_SIZE, XLP_LONG_HEADER } from '../wal/page-format.js';
 import { classifyArchiveFile } from './cleanup-plan.js';
@@ -382,6 +381,5 @@ export class S3Store implements ArchiveStore {
 }
 
 export async function openS3Store(archive: string, s3: S3Options): Promise<S3Store> {
-  const settings = await resolveS3Settings(s3);
-  return new S3Store(new S3Client(settings, parseS3Url(archive)));
+  return new S3Store(await openS3Client(archive, s3));
 }

@@ -138,8 +138,8 @@ export function probeS3(s: Setup): Promise<S3Probe> {
       const from = `(from ${s.archive!.from})`;
       let client: S3Client;
       try {
-        const { openS3Archive } = await import('../status/s3-open.js');
-        client = await openS3Archive(url, s3OptionsOf(s));
+        const { openS3Client } = await import('../s3/client.js');
+        client = await openS3Client(url, s3OptionsOf(s));
       } catch (err) {
         return { url, where: `${url} ${from}`, error: err };
       }

@@ -136,9 +136,10 @@ export async function serve(opts: ServeOptions, ctx: { log: Log; signal: AbortSi
  * archive), rather than answering every standby 503 later.
  */
 async function openS3(opts: ServeOptions, pollMs: number): Promise<{ archive: ServedArchive; wakes: BackoffWakes }> {
-  const { asArchiveError, openS3Archive } = await import('../status/s3-open.js');
+  const { asArchiveError } = await import('../status/s3-open.js');
+  const { openS3Client } = await import('../s3/client.js');
   const { BackoffWakes, S3Served } = await import('../serve/s3-served.js');
-  const client = await openS3Archive(opts.archive!, opts);
+  const client = await openS3Client(opts.archive!, opts);
   try {
     await client.list('', { maxKeys: 1 });
   } catch (err) {

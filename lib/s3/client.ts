@@ -14,8 +14,8 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { UpstreamError, errnoCode } from '../errors.js';
 import { responseOf } from '../http-response.js';
-import { maskKeyId, type S3Settings } from './settings.js';
-import type { S3Location } from './location.js';
+import { maskKeyId, resolveS3Settings, type S3Options, type S3Settings } from './settings.js';
+import { parseS3Url, type S3Location } from './location.js';
 
 /** A response's headers must arrive within this (unless the caller asks for less). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -372,4 +372,12 @@ export class S3Client {
     } while (continuation);
     return all;
   }
+}
+
+/**
+ * A client for the s3:// archive `url`, its settings from walwait's --s3-* options and the AWS
+ * environment and profile (no credentials: WalwaitError 'bad-config').
+ */
+export async function openS3Client(url: string, opts: S3Options, env: Record<string, string | undefined> = process.env): Promise<S3Client> {
+  return new S3Client(await resolveS3Settings(opts, env), parseS3Url(url));
 }

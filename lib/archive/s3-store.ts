@@ -28,8 +28,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UpstreamError, WalwaitError } from '../errors.js';
 import { openS3Client, type S3Client, S3Error } from '../s3/client.js';
 import type { S3Options } from '../s3/settings.js';
-import { isValidSegmentSize } from '../wal/names.js';
-import { LONG_PAGE_HEADER_SIZE, XLP_LONG_HEADER } from '../wal/page-format.js';
+import { LONG_PAGE_HEADER_SIZE } from '../wal/page-format.js';
+import { segmentSizeInHeader } from '../wal/page-header.js';
 import { classifyArchiveFile } from './cleanup-plan.js';
 import { lockTiming, STATE_DIR, type LockOptions } from './lock.js';
 import { HOLD_NAME, parseSlotRecord, type HoldRecord, type SlotRecord, type SlotState } from './slots.js';
@@ -347,21 +347,7 @@ export class S3Store implements ArchiveStore {
   }
 
   segmentSize(files: readonly string[]): Promise<number | undefined> {
-    return this.guarded(async () => {
-      for (const file of [...files].sort()) {
-        const c = classifyArchiveFile(file);
-        if (c.kind !== 'segment' || c.file !== c.segment) continue; // uncompressed segments only
-        const res = await this.client.get(file, { range: `bytes=0-${LONG_PAGE_HEADER_SIZE - 1}` });
-        if (!res) continue;
-        const parts: Buffer[] = [];
-        for await (const chunk of res as AsyncIterable<Buffer>) parts.push(chunk);
-        const buf = Buffer.concat(parts);
-        if (buf.length < LONG_PAGE_HEADER_SIZE) return undefined;
-        const size = buf.readUInt32LE(32);
-        return (buf.readUInt16LE(2) & XLP_LONG_HEADER) !== 0 && isValidSegmentSize(size) ? size : undefined;
-      }
-      return undefined;
-    });
+    return this.guarded(() => segmentSizeFromS3(this.client, files));
   }
 
   async withLock<T>(fn: () => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
@@ -382,4 +368,21 @@ export class S3Store implements ArchiveStore {
 
 export async function openS3Store(archive: string, s3: S3Options): Promise<S3Store> {
   return new S3Store(await openS3Client(archive, s3));
+}
+
+/**
+ * As segmentSizeFromArchive for a directory: the long header of the first uncompressed segment
+ * among `names` (a ranged GET of its first bytes) decides; undefined when it has none.
+ */
+export async function segmentSizeFromS3(s3: Pick<S3Client, 'get'>, names: readonly string[]): Promise<number | undefined> {
+  for (const file of [...names].sort()) {
+    const c = classifyArchiveFile(file);
+    if (c.kind !== 'segment' || c.file !== c.segment) continue; // uncompressed segments only
+    const res = await s3.get(file, { range: `bytes=0-${LONG_PAGE_HEADER_SIZE - 1}` });
+    if (!res) continue; // removed meanwhile
+    const parts: Buffer[] = [];
+    for await (const chunk of res as AsyncIterable<Buffer>) parts.push(chunk);
+    return segmentSizeInHeader(Buffer.concat(parts)); // the first real segment decides
+  }
+  return undefined;
 }

@@ -10,8 +10,8 @@ import { hostname } from 'node:os';
 import { readFile, readdir, unlink, writeFile, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalwaitError } from '../errors.js';
-import { isValidSegmentSize } from '../wal/names.js';
-import { LONG_PAGE_HEADER_SIZE, XLP_LONG_HEADER } from '../wal/page-format.js';
+import { LONG_PAGE_HEADER_SIZE } from '../wal/page-format.js';
+import { segmentSizeInHeader } from '../wal/page-header.js';
 import { writeAtomically } from './atomic-file.js';
 import { classifyArchiveFile, heldBytes, newestPosition } from './cleanup-plan.js';
 import { STATE_DIR } from './lock.js';
@@ -184,8 +184,8 @@ export async function segmentSizeFromArchive(archive: string, files: readonly st
       const buf = Buffer.alloc(LONG_PAGE_HEADER_SIZE);
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
       if (bytesRead < LONG_PAGE_HEADER_SIZE) continue;
-      const size = buf.readUInt32LE(32);
-      if ((buf.readUInt16LE(2) & XLP_LONG_HEADER) !== 0 && isValidSegmentSize(size)) return size;
+      const size = segmentSizeInHeader(buf);
+      if (size !== undefined) return size;
     } catch {
       continue;
     } finally {

@@ -43,8 +43,8 @@ async function archiveView(path: string, pathSource: ArchiveView['pathSource'], 
 async function s3ArchiveView(url: string, pathSource: ArchiveView['pathSource'], identity: ClusterIdentity | undefined, s3: S3Options): Promise<ArchiveView> {
   const { asArchiveError } = await import('./s3-open.js');
   const { openS3Client } = await import('../s3/client.js');
-  const { listS3Archive, segmentSizeFromS3 } = await import('./s3-archive.js');
-  const { S3Store } = await import('../archive/s3-store.js');
+  const { listS3Archive } = await import('./s3-archive.js');
+  const { S3Store, segmentSizeFromS3 } = await import('../archive/s3-store.js');
   const client = await openS3Client(url, s3);
   const store = new S3Store(client); // read only: its slots and holds, never its lock
   try {

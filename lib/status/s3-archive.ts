@@ -12,8 +12,6 @@ import { classifyArchiveFile } from '../archive/cleanup-plan.js';
 import { decompressFile, splitCompressedName } from '../archive/codecs.js';
 import { describeError } from '../errors.js';
 import { parseHistory } from '../wal/history.js';
-import { isValidSegmentSize } from '../wal/names.js';
-import { LONG_PAGE_HEADER_SIZE, XLP_LONG_HEADER } from '../wal/page-format.js';
 import type { Listing } from './archive-scan.js';
 
 /** What this module needs of an S3Client (lib/s3/client.ts): a listing and GETs. */
@@ -83,23 +81,4 @@ export async function listS3Archive(s3: S3Reader): Promise<{ listing: Listing; o
     }
   }
   return { listing, objects };
-}
-
-/** The segment size in a long page header, or undefined when it is not one. Pure. */
-export function segSizeFromHeader(head: Buffer): number | undefined {
-  if (head.length < LONG_PAGE_HEADER_SIZE) return undefined;
-  const size = head.readUInt32LE(32);
-  return (head.readUInt16LE(2) & XLP_LONG_HEADER) !== 0 && isValidSegmentSize(size) ? size : undefined;
-}
-
-/** As segmentSizeFromArchive: the first plain segment's header (a ranged GET of its first 40 bytes). */
-export async function segmentSizeFromS3(s3: S3Reader, names: readonly string[]): Promise<number | undefined> {
-  for (const file of [...names].sort()) {
-    const c = classifyArchiveFile(file);
-    if (c.kind !== 'segment' || c.file !== c.segment) continue;
-    const head = await getBytes(s3, file, { range: `bytes=0-${LONG_PAGE_HEADER_SIZE - 1}`, limit: LONG_PAGE_HEADER_SIZE });
-    if (head === undefined) continue; // removed meanwhile
-    return segSizeFromHeader(head); // the first real segment decides, as for a directory
-  }
-  return undefined;
 }

@@ -166,3 +166,10 @@ export function checkSegment(name: WalName, fileSize: number, header: Uint8Array
   }
   return undefined;
 }
+
+/** The segment size a long page header gives, or undefined when `head` is not one (or too short). Pure. */
+export function segmentSizeInHeader(head: Buffer): number | undefined {
+  if (head.length < LONG_PAGE_HEADER_SIZE) return undefined;
+  const size = head.readUInt32LE(32);
+  return (head.readUInt16LE(2) & XLP_LONG_HEADER) !== 0 && isValidSegmentSize(size) ? size : undefined;
+}

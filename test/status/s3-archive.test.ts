@@ -6,7 +6,9 @@ import t from 'tap';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { listingFromObjects, listS3Archive, segSizeFromHeader, segmentSizeFromS3, type S3Reader } from '../../lib/status/s3-archive.js';
+import { listingFromObjects, listS3Archive, type S3Reader } from '../../lib/status/s3-archive.js';
+import { segmentSizeFromS3 } from '../../lib/archive/s3-store.js';
+import { segmentSizeInHeader as segSizeFromHeader } from '../../lib/wal/page-header.js';
 import { summarizeArchive } from '../../lib/status/archive-scan.js';
 import { FACTS, SEGMENT, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
 

@@ -11,9 +11,13 @@
 // differs. The end of the measurement is a condition, not a sleep: pg_last_wal_replay_lsn() on
 // the hot standby has reached the primary's insert position after the load (polled every 20 ms
 // over one connection), after which the standby is stopped (immediate) and removed.
+//
+// interleavedCatchUps() runs a set of variants round after round, in a new random order each
+// round, so drift on the machine hits all of them alike (the S3 and pgBackRest rows use it).
 import { rm } from 'node:fs/promises';
 import { Cluster, makeTempDir, run, tailLines } from '../harness/postgres.js';
-import { PG_MAJOR, SEG_BYTES, killStrays } from './proc.js';
+import { SEG_BYTES, killStrays } from './proc.js';
+import { fmt, median, shuffled } from './stats.js';
 import type { WalSet } from './wal-load.js';
 
 const POLL_MS = 20;
@@ -58,10 +62,15 @@ async function waitReplayed(server: Cluster, lsn: string): Promise<void> {
   }
 }
 
+export interface CatchUpOptions {
+  /** Called once the standby is stopped, before its directory is removed: ends what the restore_command left running there (beyond walwait's, which killStrays ends). */
+  strays?: (dir: string) => void;
+}
+
 /** Seconds from start until the standby has replayed all of `wal`, with `restoreCommand`. */
-export async function catchUpOnce(wal: WalSet, restoreCommand: string, label: string): Promise<number> {
+export async function catchUpOnce(wal: WalSet, restoreCommand: string, label: string, opts: CatchUpOptions = {}): Promise<number> {
   const dir = await makeTempDir(`bench-standby-${label}`);
-  const server = Cluster.fromDataDir({ major: PG_MAJOR, dir, segSizeMb: SEG_BYTES / 2 ** 20 });
+  const server = Cluster.fromDataDir({ major: wal.major, dir, segSizeMb: SEG_BYTES / 2 ** 20 });
   try {
     // cp -a as the copy: keeps the server user's ownership and the modes PostgreSQL insists on.
     const cp = await run('cp', ['-a', wal.backupData, server.dataDir], { asRunUser: false });
@@ -82,6 +91,50 @@ export async function catchUpOnce(wal: WalSet, restoreCommand: string, label: st
   } finally {
     await server.stop('immediate').catch(() => undefined);
     killStrays(dir);
+    opts.strays?.(dir);
     await rm(dir, { recursive: true, force: true }); // a few hundred MiB of restored WAL per run
   }
+}
+
+export interface CatchUps {
+  /** Seconds of each successful catch-up, per variant. */
+  secs: Record<string, number[]>;
+  /** Why a variant failed (its first failure; it is not run again). */
+  errors: Record<string, string>;
+}
+
+/**
+ * `runs` catch-ups of each variant (key → restore_command; undefined: not run), interleaved in
+ * a new random order each round. A variant that fails is noted and not run again; the others go on.
+ */
+export async function interleavedCatchUps(
+  wal: WalSet,
+  variants: Record<string, string | undefined>,
+  runs: number,
+  log: (s: string) => void,
+  opts: CatchUpOptions & { label?: string } = {},
+): Promise<CatchUps> {
+  const keys = Object.keys(variants).filter((k) => variants[k] !== undefined);
+  const secs: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, []]));
+  const errors: Record<string, string> = {};
+  const label = opts.label ? `${opts.label} ` : '';
+  for (let round = 0; round < runs; round++) {
+    for (const k of shuffled(keys)) {
+      if (errors[k]) continue;
+      try {
+        const s = await catchUpOnce(wal, variants[k]!, `${opts.label ? `${opts.label}-` : ''}${k}`, opts);
+        secs[k]!.push(s);
+        log(`${label}catch-up round ${round + 1}/${runs} ${k}: ${s.toFixed(2)} s`);
+      } catch (e) {
+        errors[k] = (e as Error).message.split('\n')[0]!.slice(0, 160);
+        log(`${label}catch-up ${k} FAILED: ${(e as Error).message}`);
+      }
+    }
+  }
+  return { secs, errors };
+}
+
+/** "2.65 s (2.41–3.10)": median (min–max) of a variant's catch-ups, or the one figure. */
+export function catchUpTotal(xs: readonly number[]): string {
+  return xs.length > 1 ? `${fmt(median(xs))} s (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})` : `${fmt(xs[0]!)} s`;
 }

@@ -1,4 +1,4 @@
-// `npm run bench`: walwait's start-up, wake-up, catch-up, memory, copy, HTTP and S3 figures, each next
+// `npm run bench`: walwait's start-up, wake-up, catch-up, memory, copy, HTTP, S3 and pgBackRest figures, each next
 // to a reference measured in the same run on the same machine, as one markdown table on stdout
 // and in ./bench-results.md. walwait is a black box: bin/walwait (or WALWAIT_BENCH_BIN) spawned
 // as PostgreSQL spawns it, so the table stays valid whatever bin/walwait becomes. Optional
@@ -19,6 +19,7 @@ import { catchUpRows } from './rows/catchup.js';
 import { copyRow } from './rows/copy.js';
 import { httpRestoreRow } from './rows/http.js';
 import { memoryRows } from './rows/memory.js';
+import { pgbackrestRows } from './rows/pgbackrest.js';
 import { restorePresentRow } from './rows/restore-present.js';
 import { s3Rows } from './rows/s3.js';
 import { wakeUpRow } from './rows/wakeup.js';
@@ -39,8 +40,8 @@ const ONLY = process.env.BENCH_ONLY?.split(',')
  * ratio, which decides a target, moves less between runs.
  */
 const RUNS = QUICK
-  ? { restore: 5, wake: 5, poll: 3, rss: 3, copy: 5, http: 5, segments: 8, scale: 1, catchUp: 1, s3Wait: 5 }
-  : { restore: 40, wake: 15, poll: 5, rss: 5, copy: 15, http: 15, segments: 32, scale: 2, catchUp: 7, s3Wait: 20 };
+  ? { restore: 5, wake: 5, poll: 3, rss: 3, copy: 5, http: 5, segments: 8, scale: 1, catchUp: 1, s3Wait: 5, pgbrRestore: 5, pgbrCatchUp: 1 }
+  : { restore: 40, wake: 15, poll: 5, rss: 5, copy: 15, http: 15, segments: 32, scale: 2, catchUp: 7, s3Wait: 20, pgbrRestore: 40, pgbrCatchUp: 7 };
 
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 
@@ -144,6 +145,14 @@ async function main(): Promise<void> {
         })),
       );
     }
+    // Its own WAL (PostgreSQL 15, which pgBackRest 2.45 reads), archived by walwait's copy and pgBackRest's archive-push alike.
+    rows.push(
+      ...(await guarded('9', 'walwait vs pgBackRest (PostgreSQL 15 WAL, posix repository)', async () => {
+        const r = await pgbackrestRows({ segments: RUNS.segments, scale: RUNS.scale, runs: { restore: RUNS.pgbrRestore, catchUp: RUNS.pgbrCatchUp } }, log);
+        if (r.some((x) => x.walwait.startsWith('error:') || x.reference.includes('error:'))) failed = true;
+        return r;
+      })),
+    );
   } finally {
     await serve?.stop();
     await cleanup();

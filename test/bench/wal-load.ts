@@ -15,6 +15,10 @@
 // walwait restores: with the codec's CLI at walwait push's level (gzip -1, zstd -1, lz4 -1) when
 // it is installed — seconds, where a `walwait push` process per file takes most of a minute on a
 // busy 2-core machine — else with `walwait push --compress`.
+//
+// PostgreSQL 18 unless told otherwise (`major`); `alsoArchive` adds a second archive_command
+// target (pgBackRest's archive-push for rows 9) after the copy into the archive, fed by the same
+// primary, with a `prepare` step between initdb and the primary's start (stanza-create).
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +30,8 @@ export const CODECS: readonly Codec[] = ['gzip', 'zstd', 'lz4'];
 export const EXTENSION: Record<Codec, string> = { gzip: '.gz', zstd: '.zst', lz4: '.lz4' };
 
 export interface WalSet {
+  /** The PostgreSQL major that wrote it (standbys must run the same). */
+  major: number;
   /** The base backup's data directory (owned by the server's user): copy it for each standby. */
   backupData: string;
   /** The plain archive (as the primary's archive_command left it). */
@@ -133,18 +139,50 @@ async function sizeOf(dir: string, names: readonly string[], ext: string): Promi
   return total;
 }
 
-export async function generateWal(opts: { segments: number; scale: number; log: (s: string) => void }): Promise<WalSet> {
+/** A second target of the primary's archive_command. */
+export interface AlsoArchive {
+  /** Run after the copy into the archive succeeded (or found it there), joined by &&: %p is the segment's path. */
+  command: string;
+  /** Called after initdb, before the primary starts. */
+  prepare(primary: Cluster): Promise<void>;
+}
+
+/**
+ * The archive_command with a second target: the copy into `archive` as atomicArchiveCommand does
+ * it, except that a segment already there counts as copied, so a retry after the second target
+ * failed reaches it again.
+ */
+function archiveBoth(archive: string, also: string): string {
+  const a = shellQuote(archive.replace(/%/g, '%%'));
+  return `{ test -f ${a}/%f || { cp %p ${a}/%f.tmp && mv ${a}/%f.tmp ${a}/%f; }; } && ${also}`;
+}
+
+export async function generateWal(opts: {
+  segments: number;
+  scale: number;
+  log: (s: string) => void;
+  major?: number;
+  alsoArchive?: AlsoArchive;
+}): Promise<WalSet> {
   const t0 = performance.now();
-  const archive = await makeTempDir('bench-archive');
+  const major = opts.major ?? PG_MAJOR;
+  const tag = major === PG_MAJOR ? '' : `-pg${major}`; // in the temp dirs' names
+  const archive = await makeTempDir(`bench-archive${tag}`);
   const primary = await Cluster.init({
-    major: PG_MAJOR,
-    dir: await makeTempDir('bench-primary'),
+    major,
+    dir: await makeTempDir(`bench-primary${tag}`),
     segSizeMb: SEG_BYTES / 2 ** 20,
     archiveDir: archive,
     // Checkpoints only when the load asks for them (and no WAL-size checkpoints in between);
     // the standbys inherit these settings, so their restartpoints follow the same rhythm.
-    settings: { max_wal_size: '4GB', checkpoint_timeout: '1h', shared_buffers: '128MB' },
+    settings: {
+      max_wal_size: '4GB',
+      checkpoint_timeout: '1h',
+      shared_buffers: '128MB',
+      ...(opts.alsoArchive ? { archive_command: archiveBoth(archive, opts.alsoArchive.command) } : {}),
+    },
   });
+  await opts.alsoArchive?.prepare(primary);
   let backupData: string;
   let start: string;
   let targetLsn: string;
@@ -153,7 +191,7 @@ export async function generateWal(opts: { segments: number; scale: number; log: 
   try {
     await primary.start();
     await pgbenchInit(primary, opts.scale);
-    const backup = await primary.baseBackup(await makeTempDir('bench-backup'));
+    const backup = await primary.baseBackup(await makeTempDir(`bench-backup${tag}`));
     backupData = backup.dataDir;
     const label = await readFile(join(backupData, 'backup_label'), 'utf8');
     const m = /^START WAL LOCATION: (\S+) \(file ([0-9A-F]{24})\)$/m.exec(label);
@@ -179,7 +217,7 @@ export async function generateWal(opts: { segments: number; scale: number; log: 
   const ratio = {} as Record<Codec, number>;
   const plainBytes = await sizeOf(archive, segments, '');
   for (const codec of CODECS) {
-    const dir = await makeTempDir(`bench-archive-${codec}`);
+    const dir = await makeTempDir(`bench-archive${tag}-${codec}`);
     const cli = hasProgram(codec);
     how.push(cli ? `${codec} -1` : `walwait push --compress ${codec}`);
     await pool(segments, availableParallelism(), async (seg) => {
@@ -196,6 +234,7 @@ export async function generateWal(opts: { segments: number; scale: number; log: 
   }
   opts.log(`compressed them (${how.join(', ')}) in ${((performance.now() - t1) / 1000).toFixed(0)} s`);
   return {
+    major,
     backupData,
     archive,
     compressed,
@@ -204,7 +243,7 @@ export async function generateWal(opts: { segments: number; scale: number; log: 
     segments,
     targetLsn,
     description:
-      `${segments.length} segments of PostgreSQL ${PG_MAJOR} WAL (${segments[0]}…${segments[segments.length - 1]}): pgbench-like load at scale ${opts.scale} ` +
+      `${segments.length} segments of PostgreSQL ${major} WAL (${segments[0]}…${segments[segments.length - 1]}): pgbench-like load at scale ${opts.scale} ` +
       `(${work.tx} TPC-B-like transactions from ${CLIENTS} connections, ${work.batches} batch UPDATEs of ${BATCH_ROWS} rows, a CHECKPOINT every ${CHECKPOINT_EVERY} rounds)`,
   };
 }

@@ -13,8 +13,7 @@
 // in the server's environment (set in process.env for these rows only; the harness hands it on
 // to the servers and commands it starts).
 import { type IncomingMessage, type ServerResponse, Agent, createServer, request } from 'node:http';
-import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { S3Client } from '../../../lib/s3/client.js';
@@ -22,9 +21,10 @@ import { parseS3Url } from '../../../lib/s3/location.js';
 import { resolveS3Settings } from '../../../lib/s3/settings.js';
 import { Cluster, chownTreeToRunAs, makeTempDir, shellQuote, waitUntil } from '../../harness/postgres.js';
 import { type S3Server, s3ServerUnavailable, startS3Server } from '../../harness/s3-server.js';
-import { catchUpOnce } from '../catchup.js';
+import { catchUpTotal, interleavedCatchUps } from '../catchup.js';
 import type { MicroStandby } from '../micro-standby.js';
-import { SEG_BYTES, benchBin, commandEnv, hasProgram, killStrays, startShell, timeShell } from '../proc.js';
+import { type PgBackRest, pgbackrestConfig, pgbackrestUnavailable, pgbackrestVersion, versus } from '../pgbackrest.js';
+import { SEG_BYTES, benchBin, hasProgram, killStrays, startShell, timeShell } from '../proc.js';
 import { fmt, median, shuffled } from '../stats.js';
 import { naRow, type Row } from '../table.js';
 import type { WalSet } from '../wal-load.js';
@@ -108,28 +108,10 @@ async function catchUpRows(input: S3RowsInput, server: S3Server, walUrl: string,
     s3: walwaitRestore(walUrl, s3),
     's3-prefetch': features.prefetch ? walwaitRestore(walUrl, `${s3} ${prefetch}`) : undefined,
   };
-  const keys = Object.keys(variants).filter((k) => variants[k] !== undefined);
-  const secs: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, []]));
-  const errors: Record<string, string> = {};
-  for (let round = 0; round < runs.catchUp; round++) {
-    for (const k of shuffled(keys)) {
-      if (errors[k]) continue;
-      try {
-        const s = await catchUpOnce(wal, variants[k]!, `s3-${k}`);
-        secs[k]!.push(s);
-        log(`s3 catch-up round ${round + 1}/${runs.catchUp} ${k}: ${s.toFixed(2)} s`);
-      } catch (e) {
-        errors[k] = (e as Error).message.split('\n')[0]!.slice(0, 160);
-        log(`s3 catch-up ${k} FAILED: ${(e as Error).message}`);
-      }
-    }
-  }
+  const { secs, errors } = await interleavedCatchUps(wal, variants, runs.catchUp, log, { label: 's3' });
   const N = wal.segments.length;
   const n = `${runs.catchUp} each, interleaved; N = ${N} segments`;
-  const total = (k: string): string => {
-    const xs = secs[k]!;
-    return xs.length > 1 ? `${fmt(median(xs))} s (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})` : `${fmt(xs[0]!)} s`;
-  };
+  const total = (k: string): string => catchUpTotal(secs[k]!);
   const make = (id: string, what: string, k: string, ref: string, refName: string): Row => {
     if (!secs[k]) return naRow(id, what, NOT_BUILT, n);
     if (errors[k] || !secs[k]!.length) return naRow(id, what, `error: ${errors[k] ?? 'no run'}`, n);
@@ -231,42 +213,27 @@ async function waitingRow(input: S3RowsInput, server: S3Server, log: (s: string)
 // --- 8d: a present segment over HTTPS, walwait against pgBackRest archive-get ---------------------
 
 /** pgBackRest's config for a repository in the bucket, over the TLS endpoint; its own dirs under `root`. */
-async function pgbackrestConfig(server: S3Server, root: string, pgPath: string): Promise<string> {
+async function pgbackrestS3(server: S3Server, root: string, pgPath: string): Promise<PgBackRest> {
   const tls = new URL(server.tlsEndpoint);
-  for (const d of ['log', 'lock', 'spool']) await mkdir(join(root, d), { recursive: true });
-  const conf = join(root, 'pgbackrest.conf');
-  await writeFile(
-    conf,
-    [
-      '[global]',
-      'repo1-type=s3',
-      `repo1-s3-bucket=${BUCKET}`,
-      'repo1-path=/pgbackrest',
+  return pgbackrestConfig(root, {
+    repo: {
+      'repo1-type': 's3',
+      'repo1-s3-bucket': BUCKET,
+      'repo1-path': '/pgbackrest',
       // The certificate names 127.0.0.1 and localhost; pgBackRest matches DNS names only, and
       // localhost is 127.0.0.1 here, where the gateway listens.
-      'repo1-s3-endpoint=localhost',
-      `repo1-storage-port=${tls.port}`,
-      `repo1-s3-region=${server.region}`,
-      'repo1-s3-uri-style=path',
-      `repo1-s3-key=${server.accessKeyId}`,
-      `repo1-s3-key-secret=${server.secretAccessKey}`,
-      `repo1-storage-ca-file=${server.caFile}`,
-      // Stored as it is, as walwait's copy in the bucket: both restores transfer 16 MiB.
-      'compress-type=none',
-      `log-path=${join(root, 'log')}`,
-      `lock-path=${join(root, 'lock')}`,
-      `spool-path=${join(root, 'spool')}`,
-      'log-level-console=warn',
-      'log-level-file=off',
-      '',
-      `[${STANZA}]`,
-      `pg1-path=${pgPath}`,
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
-  await chownTreeToRunAs(root);
-  return conf;
+      'repo1-s3-endpoint': 'localhost',
+      'repo1-storage-port': tls.port,
+      'repo1-s3-region': server.region,
+      'repo1-s3-uri-style': 'path',
+      'repo1-s3-key': server.accessKeyId,
+      'repo1-s3-key-secret': server.secretAccessKey,
+      'repo1-storage-ca-file': server.caFile,
+    },
+    // Stored as it is, as walwait's copy in the bucket: both restores transfer 16 MiB.
+    global: { 'compress-type': 'none' },
+    stanzas: { [STANZA]: { 'pg1-path': pgPath } },
+  });
 }
 
 /**
@@ -319,15 +286,15 @@ async function presentRows(input: S3RowsInput, server: S3Server, log: (s: string
     commands['curl-https'] = curl(server.tlsEndpoint, `--cacert ${q(server.caFile)}`);
   }
   let pgbr: string | undefined;
-  if (!hasProgram('pgbackrest')) pgbr = 'n/a: no pgbackrest binary (apt-get install pgbackrest)';
+  const unavailable = pgbackrestUnavailable();
+  if (unavailable) pgbr = `n/a: ${unavailable}`;
   else {
     try {
-      const conf = await pgbackrestConfig(server, await makeTempDir('bench-pgbackrest'), pg.data);
-      const br = (args: string): string => `pgbackrest --config=${q(conf)} --stanza=${STANZA} ${args}`;
+      const br = await pgbackrestS3(server, await makeTempDir('bench-pgbackrest'), pg.data);
       // No server runs in the data directory: the stanza from its pg_control (--no-online).
-      await timeShell(br('--no-online stanza-create'), { cwd: pg.data });
-      await timeShell(br(`archive-push ${q(join(pg.archive, pg.segment))}`), { cwd: pg.data });
-      commands.pgbackrest = br(`archive-get ${pg.segment} ${TARGET}`);
+      await br.stanzaCreate(STANZA, pg.data);
+      await timeShell(br.command(STANZA, `archive-push ${q(join(pg.archive, pg.segment))}`), { cwd: pg.data });
+      commands.pgbackrest = br.command(STANZA, `archive-get ${pg.segment} ${TARGET}`);
       log('s3: pgBackRest stanza created and the segment pushed');
     } catch (e) {
       pgbr = `n/a: pgBackRest setup failed: ${(e as Error).message.split('\n').slice(0, 3).join(' ').slice(0, 200)}`;
@@ -368,12 +335,3 @@ async function presentRows(input: S3RowsInput, server: S3Server, log: (s: string
     },
   ];
 }
-
-/** "1.5× faster than X (−40 ms)" or "2.4× slower than X (+300 ms)". */
-function versus(ms: number, refMs: number, ref: string): string {
-  const diff = `${ms >= refMs ? '+' : '−'}${fmt(Math.abs(ms - refMs))} ms`;
-  return ms <= refMs ? `${fmt(refMs / ms)}× faster than ${ref} (${diff})` : `${fmt(ms / refMs)}× slower than ${ref} (${diff})`;
-}
-
-const pgbackrestVersion = (): string =>
-  /pgBackRest (\S+)/.exec(spawnSync('pgbackrest', ['version'], { encoding: 'utf8', env: commandEnv() }).stdout ?? '')?.[1] ?? '';

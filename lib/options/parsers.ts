@@ -119,5 +119,18 @@ export function wholeNumber(key: string, min: number, max: number, what: string,
   };
 }
 
+/** --prefetch: `auto` (sized from the segment size and pg_wal's free space, lib/prefetch/depth.ts) or 0-64 segments. */
+export const prefetchDepth: Parser<number | 'auto'> = (raw, source) => {
+  const t = typeof raw === 'number' ? String(raw) : text(raw, source, 'prefetch').trim().toLowerCase();
+  if (t === 'auto') return 'auto';
+  const value = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (Number.isInteger(value) && value <= 64) return value;
+  throw new WalwaitError(
+    'bad-config',
+    `prefetch "${String(raw)}" from ${source} is neither auto nor a whole number from 0 to 64`,
+    'use e.g. --prefetch 4, --prefetch auto (the default: about 64 MiB of segments) or --prefetch 0 (off)',
+  );
+};
+
 /** As for replication slots. */
 export const SLOT_NAME = /^[a-z0-9_]{1,63}$/;

@@ -14,7 +14,7 @@ import {
   size,
   SLOT_NAME,
   text,
-  wholeNumber,
+  prefetchDepth,
   type Compression,
   type LogFormat,
   type LogLevel,
@@ -48,7 +48,7 @@ export interface OptionValues {
   compress: Compression;
   slot: string | undefined;
   maxRetained: number | undefined; // bytes
-  prefetch: number; // segments staged ahead, 0 = off
+  prefetch: number | 'auto'; // segments staged ahead, 0 = off, auto = sized from the segment size and free space
   config: string | undefined;
   pgdata: string | undefined;
   fast: boolean;
@@ -316,11 +316,11 @@ export const OPTIONS: { [K in OptionKey]: OptionSpec<OptionValues[K]> } = {
     config: true,
     type: 'string',
     commands: ['restore'],
-    parse: wholeNumber('prefetch', 0, 64, 'segments to stage ahead; 0 = off', '4'),
-    fallback: 0,
-    shownDefault: '0 (off)',
+    parse: prefetchDepth,
+    fallback: 'auto',
+    shownDefault: 'auto (4 for 16 MiB segments)',
     valueName: 'N',
-    describe: 'while PostgreSQL replays, stage up to N next segments (decompressed, checked) in pg_wal/walwait-prefetch (0-64)',
+    describe: 'while PostgreSQL replays, stage up to N next segments (decompressed, checked) in pg_wal/walwait-prefetch (0 = off, 1-64, auto)',
   },
   config: {
     type: 'string',

@@ -2,6 +2,7 @@
 // call, bring the spool to this recovery's key, put the spool in front of the archive, and once
 // the segment has been restored make sure a worker stages the next ones. Every failure here is
 // logged at debug and ignored: prefetch may make a restore faster, never change its outcome.
+import { dirname } from 'node:path';
 import { DirectoryArchive } from '../sources/directory.js';
 import { FirstOf } from '../sources/first-of.js';
 import type { WalSource } from '../sources/source.js';
@@ -12,14 +13,16 @@ import type { WalName } from '../wal/names.js';
 import { readPostmaster } from '../datadir/server.js';
 import { isAlive } from '../parent.js';
 import { formatKey, readKey, writeKey } from './key.js';
-import { launchWorker, type WorkerOptions } from './launch.js';
+import type { CommonOptions } from '../options/resolve.js';
+import { freeBytes, prefetchDepth } from './depth.js';
+import { launchWorker } from './launch.js';
 import { spoolLocked } from './lock.js';
-import { isRecoveryTarget, makeSpoolDir, prune, spoolDirFor, stagedSegments, wipe, windowAfter, writeWanted } from './spool-dir.js';
+import { makeSpoolDir, prune, spoolDirFor, stagedSegments, wipe, windowAfter, writeWanted } from './spool-dir.js';
 import { SpoolSource } from './spool-source.js';
 
 export interface PrefetchRequest {
   name: WalName;
-  options: WorkerOptions & { target: string };
+  options: CommonOptions & { dataDir: string; target: string };
   /** The archive source(s), without the spool. */
   archive: WalSource;
   log: Log;
@@ -38,14 +41,10 @@ export interface Prefetch {
   startWorker(opts?: { onlyLocal?: boolean }): Promise<void>;
 }
 
-/** The spool for this call, or undefined when prefetch does not apply (said at debug). */
+/** The spool for this call, or undefined when prefetch does not apply (said at debug). Called when applies.ts found no reason against it. */
 export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | undefined> {
   const { name, options, log } = req;
   const off = (why: string): undefined => void log.debug({ walfile: name.name }, `prefetch off for this call: ${why}`);
-  if (name.kind !== 'segment') return off('not a segment');
-  // pg_rewind and runs by hand restore to other names: they get exactly what they ask for, and no
-  // worker that would stage for a recovery that is not running.
-  if (!isRecoveryTarget(options.target)) return off(`%p is ${options.target}, not pg_wal/RECOVERYXLOG (pg_rewind or a run by hand)`);
   try {
     const postmaster = await readPostmaster(options.dataDir);
     if (!postmaster || !isAlive(postmaster.pid)) return off(`no running server in ${options.dataDir} (postmaster.pid)`);
@@ -53,6 +52,8 @@ export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | und
     if (identity.systemId === undefined || identity.segSize === undefined) return off('global/pg_control is not readable');
     const segSize = identity.segSize;
     const spoolDir = spoolDirFor(options.dataDir, options.target);
+    const { depth, why } = prefetchDepth(options.prefetch, segSize, freeBytes(dirname(spoolDir)));
+    if (depth === 0) return off(why);
     const key = formatKey({
       systemId: identity.systemId.toString(),
       postmasterPid: postmaster.pid,
@@ -78,17 +79,17 @@ export async function openPrefetch(req: PrefetchRequest): Promise<Prefetch | und
       if (launched || (opts.onlyLocal && !(req.archive instanceof DirectoryArchive))) return;
       try {
         const staged = new Set(await stagedSegments(spoolDir));
-        const missing = windowAfter(name.name, options.prefetch, segSize).find((n) => !staged.has(n));
+        const missing = windowAfter(name.name, depth, segSize).find((n) => !staged.has(n));
         if (!missing) return; // all staged already
         if (await spoolLocked(spoolDir)) return; // a worker is at it
         // A local archive answers at once whether there is anything to stage: no worker to start
         // (a process per segment) on a standby that has caught up. Other sources: the worker looks.
         if (req.archive instanceof DirectoryArchive && !(await req.archive.find(missing, 0))) return;
-        const pid = launchWorker(spoolDir, options);
+        const pid = launchWorker(spoolDir, { ...options, prefetch: depth });
         launched = true;
         log.debug(
           { walfile: name.name, worker: pid },
-          `started prefetch worker ${pid ?? '?'} to stage the next ${options.prefetch} segments (log in ${spoolDir}/worker.log)`,
+          `started prefetch worker ${pid ?? '?'} to stage the next ${depth} segments (${why}; log in ${spoolDir}/worker.log)`,
         );
       } catch (err) {
         log.debug({ walfile: name.name, err: describeError(err) }, `prefetch worker not started: ${describeError(err)}`);

@@ -19,8 +19,10 @@ export const WORKER_COMMAND = 'prefetch-worker';
 export const WORKER_OPTIONS_ENV = 'WALWAIT_PREFETCH_WORKER_OPTIONS';
 const LOG_LIMIT = 1024 * 1024;
 
-export interface WorkerOptions extends CommonOptions {
+export interface WorkerOptions extends Omit<CommonOptions, 'prefetch'> {
   dataDir: string;
+  /** The depth the restore command resolved (lib/prefetch/depth.ts), never `auto`. */
+  prefetch: number;
 }
 
 /** Start a worker for `spoolDir`; returns its pid. */

@@ -13,7 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { writeAtomically } from '../archive/atomic-file.js';
 import { segmentAfter } from '../wal/names.js';
 import { isAlive } from '../parent.js';
-import { SEGMENT_TARGET, SPOOL_PATH, TEMPORARY_INFIX, TEMPORARY_SUFFIX } from '../shell-contract.js';
+import { SPOOL_PATH, TEMPORARY_INFIX, TEMPORARY_SUFFIX } from '../shell-contract.js';
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -21,7 +21,6 @@ export const SPOOL_DIR_NAME = basename(SPOOL_PATH);
 export const WANTED_FILE = 'wanted';
 export const LOG_FILE = 'worker.log';
 /** PostgreSQL's %p during recovery; anything else (pg_rewind, a run by hand) gets no prefetch. */
-export const RECOVERY_TARGET = basename(SEGMENT_TARGET);
 
 const SEGMENT_RE = /^[0-9A-F]{24}$/;
 const TEMPORARY_RE = new RegExp(`^\\..*${escapeRe(TEMPORARY_INFIX)}(\\d+)${escapeRe(TEMPORARY_SUFFIX)}$`);
@@ -32,8 +31,6 @@ export const isSegmentName = (name: string): boolean => SEGMENT_RE.test(name);
 export function spoolDirFor(dataDir: string, target: string): string {
   return join(dirname(resolve(dataDir, target)), SPOOL_DIR_NAME);
 }
-
-export const isRecoveryTarget = (target: string): boolean => basename(target) === RECOVERY_TARGET;
 
 export async function makeSpoolDir(dir: string): Promise<void> {
   await mkdir(dir, { mode: 0o700, recursive: true });

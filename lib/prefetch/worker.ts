@@ -1,12 +1,13 @@
 // The staging loop of `walwait prefetch-worker`: keep the `depth` segments after the one
 // PostgreSQL asked for last staged in the spool (one at a time from a directory, several at once
 // from S3 or walwait serve), through the same source.find / source.restore and the same checks as
-// a restore. It never waits for WAL that is not archived yet:
-// it stops at the first segment that is absent or not usable (the restore command waits for that
-// one, and starts a worker again), so a standby that has caught up has no worker. It also stops
-// when the spool's key changes, when the server it was started for is gone or has left recovery,
-// and after IDLE_MS with a full spool that nobody takes from (replay paused or delayed, or a
-// standby that streams now); in the last three cases it empties the spool, which nobody will use.
+// a restore. It never waits for WAL that is not archived yet: it stops staging at the first
+// segment that is absent or not usable (the restore command waits for that one, and starts a
+// worker again), and goes once PostgreSQL has taken what it staged, so a standby that has caught
+// up has no worker and no spool left behind. It also stops when the spool's key changes, when the
+// server it was started for is gone or has left recovery, and after IDLE_MS with staged segments
+// that nobody takes (replay paused or delayed, or a standby that streams now); in the last three
+// cases it empties the spool, which nobody will use.
 //
 // PostgreSQL takes a staged segment in one of two ways: through a restore command that started
 // Node (which writes "wanted" first), or through bin/walwait's shell part, which renames it to %p
@@ -80,6 +81,9 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
   /** The staged segments at the last look (whoever staged them), less what the worker pruned itself. */
   let known: Set<string> | undefined;
   const taking = new TakenSegments(req);
+  /** Why nothing more can be staged; the worker then waits for what it staged to be taken before it goes. */
+  let ending: string | undefined;
+  let lastSeen = '';
   try {
     for (;;) {
       if (req.signal.aborted) return result('stopped');
@@ -102,6 +106,23 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
       const pruned = await prune(spoolDir, wanted, window[window.length - 1]);
       const have = new Set(present.filter((n) => !pruned.includes(n)));
       known = have;
+      if (ending !== undefined) {
+        // Nothing more to stage, but staged segments left behind would outlive a promotion (a
+        // primary never asks for them, nor empties the spool): stay until PostgreSQL has taken
+        // them, recovery ends or the server stops (both empty the spool, above), or nobody takes
+        // from the spool for the idle time.
+        if (have.size === 0) return result(ending);
+        const seen = [...have].join();
+        if (seen !== lastSeen) {
+          idleSince = Date.now();
+          req.log.debug(`stopping after staging ${staged} segment(s): ${ending}; waiting for PostgreSQL to take the ${have.size} staged`);
+        }
+        lastSeen = seen;
+        const idleMs = req.idleMs ?? IDLE_MS;
+        if (Date.now() - (idleSince ?? 0) >= idleMs) return result(`${ending}; the spool was then untouched for ${idleMs / 1000} s`, true);
+        await waiter.next();
+        continue;
+      }
       const missing = window.filter((n) => !have.has(n));
       if (missing.length === 0) {
         if (idleSince === undefined) {
@@ -111,7 +132,10 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
           const beyond = windowAfter(wanted, req.depth + 1, req.identity.segSize)[req.depth]!;
           const more = await req.source.find(beyond, 0, { waitMs: 0, signal: req.signal });
           if (more) await req.source.discard(more);
-          else return result(`${beyond} is not in ${req.source.describe()} yet: nothing more to stage`);
+          else {
+            ending = `${beyond} is not in ${req.source.describe()} yet: nothing more to stage`;
+            continue;
+          }
           idleSince = Date.now();
           req.log.debug(`spool full (${window[0]} to ${window[window.length - 1]}): waiting for PostgreSQL to take ${window[0]}`);
         }
@@ -134,7 +158,7 @@ export async function runWorker(req: WorkerRequest): Promise<WorkerResult> {
           known.add(batch[i]!);
         } else if (typeof outcome.value === 'string') stop ??= outcome.value;
       }
-      if (stop !== undefined) return result(stop);
+      if (stop !== undefined) ending = stop;
     }
   } catch (err) {
     if (err instanceof KeyChanged) return result('the spool now belongs to another recovery or timeline');

@@ -12,6 +12,7 @@ import { openSources } from '../sources/open.js';
 import type { WalSource } from '../sources/source.js';
 import { Deadline, Waiter } from '../wait.js';
 import { parseWalName, type WalName } from '../wal/names.js';
+import { prefetchOffReason } from '../prefetch/applies.js';
 import { ArchiveFaults, faultsMayAnswerNotFound } from './archive-fault.js';
 import { earlyCopyServed } from './early-copy.js';
 import { runLoop, throwIfAborted, type FaultPolicy } from './loop.js';
@@ -54,11 +55,13 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     ? { deadline: faultDeadline, pollMs, answer: new ArchiveFaults(dataDir, archive.describe(), ctx.log, name.name, faultsAnswered) }
     : { onRetry: (message) => recordState(dataDir, { lastError: { message, at: isoTime() } }) };
   if (name.kind !== 'segment') return runLoop(auxiliaryStep(name, archive, opts, ctx, faultDeadline), makeWaiter, ctx, faults);
-  // --prefetch: the spool is looked at first; loaded only when asked for (start-up time).
-  const prefetch =
-    opts.prefetch > 0
-      ? await (await import('../prefetch/foreground.js')).openPrefetch({ name, options: { ...opts, dataDir }, archive, log: ctx.log })
-      : undefined;
+  // Read-ahead (--prefetch, auto unless 0): the spool is looked at first; its code is loaded only
+  // where it can apply (start-up time).
+  const prefetchOff = prefetchOffReason(opts.prefetch, opts.target, dataDir);
+  if (prefetchOff) ctx.log.debug({ walfile: name.name }, `prefetch off for this call: ${prefetchOff}`);
+  const prefetch = prefetchOff
+    ? undefined
+    : await (await import('../prefetch/foreground.js')).openPrefetch({ name, options: { ...opts, dataDir }, archive, log: ctx.log });
   await prefetch?.startWorker({ onlyLocal: true }); // it starts up while this segment is copied
   const step = segmentStep({
     name,

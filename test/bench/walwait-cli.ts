@@ -12,6 +12,8 @@ export interface Features {
   version: string;
   /** `--prefetch N` on the restore command. */
   prefetch: boolean;
+  /** Read-ahead on by default (`--prefetch auto`): the plain command line stages ahead. */
+  prefetchAuto: boolean;
   /** `walwait serve` and `-a http://…` sources. */
   serve: boolean;
 }
@@ -30,6 +32,7 @@ export function detectFeatures(bin = benchBin()): Features {
   return {
     version: run('--version').trim(),
     prefetch: /--prefetch\b/.test(help),
+    prefetchAuto: /--prefetch\b[^\n]*\bauto\b/.test(help),
     // yargs lists commands indented by two ("  walwait serve …"; a hand-written help may say
     // "  serve …"); wrapped descriptions are indented further and must not count.
     serve: /^ {1,4}(\S*walwait )?serve\b/m.test(help),

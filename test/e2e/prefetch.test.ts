@@ -1,21 +1,27 @@
-// --prefetch 4 on real standbys, per PostgreSQL major: catching up through 8 archived segments
-// (plain and zstd-compressed archive) with segments served from the spool (by Node, or by
-// bin/walwait's shell part without Node, as restore_command runs it), every row replayed,
-// no worker left once the standby has caught up, and none left after pg_ctl stop even when one
-// was waiting with a full spool at that moment; a fast trigger ends recovery with segments staged.
+// Read-ahead as installed (no --prefetch: `auto`, 8 segments of these clusters' 1 MiB) on real
+// standbys, per PostgreSQL major: catching up through 10 archived segments (plain and
+// zstd-compressed archive) with segments served from the spool (by Node, or by bin/walwait's
+// shell part without Node, as restore_command runs it), every row replayed, no worker left once
+// the standby has caught up, and none left after pg_ctl stop even when one was waiting with a full
+// spool at that moment; a fast trigger ends recovery with segments staged; a standby with a full
+// spool follows a promoted sibling onto timeline 2.
 import t from 'tap';
 import { forEachMajor } from '../harness/per-major.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compressFile } from '../../lib/archive/codecs.js';
-import { chownToRunAs, waitUntil } from '../harness/postgres.js';
+import { atomicArchiveCommand, chownToRunAs, waitUntil } from '../harness/postgres.js';
 import { walwaitProcesses } from '../harness/walwait-process.js';
-import { walwaitCli } from './failover-kit.js';
+import { prefetchDepth } from '../../lib/prefetch/depth.js';
+import { waitPromotedAlive, walwaitCli } from './failover-kit.js';
 import { commitSegment, count, logged, makeWalwaitStandby, newPrimary, shipFiles, startCaughtUp, waitPromoted, writeTrigger, type Standby } from './kit.js';
 
-const PER_MAJOR_MS = 300_000;
-const SEGMENTS = 8;
+const PER_MAJOR_MS = 360_000;
+/** What `auto` stages for these clusters' 1 MiB segments. */
+const DEPTH = prefetchDepth('auto', 1024 * 1024, 2 ** 40).depth;
+/** The first is waited for, the next DEPTH fill the spool, and one more is archived beyond it. */
+const SEGMENTS = DEPTH + 2;
 
 /** Like shipFiles, but segments land as `<name>.zst` (what `walwait push --compress zstd` stores). */
 async function shipCompressed(from: string, to: string, only?: (name: string) => boolean): Promise<string[]> {
@@ -52,9 +58,9 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
   const { primary, archive: primaryArchive } = await newPrimary(major, `pf-primary${major}`);
   t.teardown(() => primary.stop('immediate'));
 
-  /** A standby with --prefetch 4 whose archive is shipped plain or compressed, started and caught up. */
+  /** A standby with read-ahead as installed whose archive is shipped plain or compressed, started and caught up. */
   const prefetchingStandby = async (label: string, codec: 'plain' | 'zstd') => {
-    const sb = await makeWalwaitStandby(primary, primaryArchive, label, { extraArgs: '--prefetch 4 --log-level debug', ship: false });
+    const sb = await makeWalwaitStandby(primary, primaryArchive, label, { extraArgs: '--log-level debug', ship: false });
     const ship = (only?: (name: string) => boolean) =>
       codec === 'zstd' ? shipCompressed(primaryArchive, sb.archive, only) : shipFiles(primaryArchive, sb.archive, only);
     await ship();
@@ -71,7 +77,7 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
   };
 
   for (const codec of ['plain', 'zstd'] as const) {
-    t.test(`${codec} archive: catching up through ${SEGMENTS} segments with --prefetch 4`, async (t) => {
+    t.test(`${codec} archive: catching up through ${SEGMENTS} segments with read-ahead as installed (${DEPTH} × 1 MiB)`, async (t) => {
       const { sb, archiveMany } = await prefetchingStandby(`pf-${codec}${major}`, codec);
       t.teardown(() => sb.server.stop('immediate'));
       const started = Date.now();
@@ -91,7 +97,7 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
       }
       await waitUntil(() => workers(sb).length === 0, { what: 'no prefetch worker once caught up', timeoutMs: 15_000 });
       t.pass('caught up: no prefetch worker remains');
-      t.ok(staged(sb).length <= 4, `at most 4 segments in the spool (${staged(sb).length})`);
+      t.ok(staged(sb).length <= DEPTH, `at most ${DEPTH} segments in the spool (${staged(sb).length})`);
       t.match(
         workerLog(sb),
         /stopping after staging \d+ segment\(s\): [0-9A-F]{24} is not in .* yet: nothing more to stage/,
@@ -106,7 +112,7 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     t.teardown(() => sb.server.stop('immediate'));
     await sb.server.query('select pg_wal_replay_pause()');
     const { segments, expected } = await archiveMany();
-    await waitUntil(() => staged(sb).length === 4, { what: 'a full spool', timeoutMs: 30_000 });
+    await waitUntil(() => staged(sb).length === DEPTH, { what: 'a full spool', timeoutMs: 30_000 });
     await writeTrigger(sb, 'fast');
     await sb.server.query('select pg_wal_replay_resume()');
     await waitPromoted(sb.server);
@@ -124,7 +130,7 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     // Paused replay stops asking for segments: the worker fills the spool and waits for it to drain.
     await sb.server.query('select pg_wal_replay_pause()');
     await archiveMany();
-    await waitUntil(() => staged(sb).length === 4 && workers(sb).length === 1, { what: 'a full spool and a waiting worker', timeoutMs: 30_000 });
+    await waitUntil(() => staged(sb).length === DEPTH && workers(sb).length === 1, { what: 'a full spool and a waiting worker', timeoutMs: 30_000 });
     t.pass('the worker has filled the spool and waits');
     const status = await walwaitCli(major, ['status', '-D', sb.server.dataDir, '--json']);
     t.equal(status.code, 0, status.stderr);
@@ -138,5 +144,41 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     t.pass('after pg_ctl stop no prefetch worker remains');
     t.same(staged(sb), [], 'and the spool was emptied');
     t.comment(workerLog(sb).trim().split('\n').slice(-1)[0] ?? '');
+  });
+
+  t.test('with a full spool on timeline 1, a standby follows a promoted sibling onto timeline 2: every row', async (t) => {
+    // Its own primary: this one is stopped for good. A reads its archive, B a copy of it; A, once
+    // promoted, archives timeline 2 into the same archive, as a shared archive after a failover does.
+    const { primary: p, archive } = await newPrimary(major, `pf-tl${major}`);
+    t.teardown(() => p.stop('immediate'));
+    const a = await makeWalwaitStandby(p, archive, `pf-tlA${major}`, { readPrimaryArchive: true });
+    await a.server.setSettings({ archive_mode: true, archive_command: atomicArchiveCommand(archive) });
+    // B in standby mode: there "not found" makes PostgreSQL look for a newer timeline and follow it
+    // without a restart (in archive recovery it keeps the timeline it started on until restarted).
+    const b = await makeWalwaitStandby(p, archive, `pf-tlB${major}`, { extraArgs: '--log-level debug', signal: 'standby' });
+    for (const sb of [a, b]) t.teardown(() => sb.server.stop('immediate'));
+    await startCaughtUp(await count(p), a, b);
+    // B's replay paused while it waits for the first of them; then all arrive in its archive.
+    await b.server.query('select pg_wal_replay_pause()');
+    const segments: string[] = [];
+    for (let i = 0; i < SEGMENTS; i++) segments.push(await commitSegment(p, archive, 50));
+    await shipFiles(archive, b.archive, (n) => !n.startsWith(segments[0]!));
+    await b.ship();
+    const onTimeline1 = await count(p);
+    await waitUntil(async () => (await count(a.server)) === onTimeline1, { what: `A to replay ${onTimeline1} rows` });
+    await waitUntil(() => staged(b).length === DEPTH, { what: "B's spool to fill on timeline 1", timeoutMs: 30_000 });
+    t.pass(`B has ${DEPTH} timeline 1 segments staged while its replay is paused`);
+    await p.stop('immediate');
+    await writeTrigger(a, 'smart\n');
+    await waitPromotedAlive(a.server);
+    for (let i = 0; i < 2; i++) await commitSegment(a.server, archive, 20);
+    const expected = await count(a.server);
+    await b.ship(); // timeline 2: 00000002.history and A's segments
+    await b.server.query('select pg_wal_replay_resume()');
+    await waitUntil(async () => (await count(b.server)) === expected, { what: `B to replay A's timeline 2 rows (${expected})`, timeoutMs: 60_000 });
+    t.pass(`B replayed every row of both timelines (${expected})`);
+    t.match(b.server.serverLog(), /new target timeline is 2/, 'B switched to timeline 2');
+    t.ok(await b.server.isInRecovery(), 'B is still a standby');
+    t.match(workerLog(b), /discarded|staging up to/, 'the read-ahead worker ran on B');
   });
 });

@@ -28,7 +28,7 @@ t.test('defaults', async (t) => {
     compress: 'none',
     slot: undefined,
     maxRetained: undefined,
-    prefetch: 0,
+    prefetch: 'auto',
   });
 });
 
@@ -110,18 +110,21 @@ t.test('sizes and slot names', async (t) => {
   t.throws(() => resolveOptions({ flags: { compress: 'bzip2' }, env: {}, cwd }), { code: 'bad-config', message: /compress "bzip2"/ });
 });
 
-t.test('prefetch: a whole number of segments from 0 to 64', async (t) => {
+t.test('prefetch: auto (the default) or a whole number of segments from 0 to 64', async (t) => {
   const prefetch = (layers: Partial<Parameters<typeof resolveOptions>[0]>) => resolveOptions({ flags: {}, env: {}, cwd, ...layers }).prefetch;
   t.equal(prefetch({ flags: { prefetch: '4' } }), 4);
   t.equal(prefetch({ env: { WALWAIT_PREFETCH: '64' } }), 64);
   t.equal(prefetch({ config: { path: 'c.json', values: { prefetch: 8 } } }), 8);
   t.equal(prefetch({ flags: { prefetch: '0' } }), 0);
+  t.equal(prefetch({}), 'auto');
+  t.equal(prefetch({ env: { WALWAIT_PREFETCH: 'Auto' } }), 'auto');
+  t.equal(prefetch({ config: { path: 'c.json', values: { prefetch: 'auto' } } }), 'auto');
   for (const bad of ['65', '-1', '2.5', 'four', '4 segments', '']) {
     t.throws(() => prefetch({ flags: { prefetch: bad } }), { code: 'bad-config', message: /from --prefetch/ }, bad);
   }
   t.throws(() => prefetch({ config: { path: 'c.json', values: { prefetch: 1.5 } } }), {
     code: 'bad-config',
-    message: /prefetch "1.5" from c.json is not a whole number from 0 to 64/,
+    message: /prefetch "1.5" from c.json is neither auto nor a whole number from 0 to 64/,
   });
 });
 

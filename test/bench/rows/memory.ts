@@ -7,7 +7,7 @@ import { shellQuote } from '../../harness/postgres.js';
 import type { MicroStandby } from '../micro-standby.js';
 import { TIME_BIN, benchBin, maxRss } from '../proc.js';
 import { fmt, median, shuffled } from '../stats.js';
-import { naRow, type Row } from '../table.js';
+import { naRow, verdict, type Row } from '../table.js';
 import { TARGET } from './restore-present.js';
 
 const MB = 2 ** 20;
@@ -38,7 +38,7 @@ export async function memoryRows(sb: MicroStandby, runs: number): Promise<Row[]>
       walwait: `${fmt(m / MB)} MiB`,
       reference: `node -e 0 ${fmt(node / MB)} MiB`,
       result: `+${fmt((m - node) / MB)} MiB over node`,
-      target: '—',
+      target: `≤ 50 MiB ${verdict(m <= 50 * MB)}`,
       n: `${runs} each (median)`,
     };
   };

@@ -100,7 +100,7 @@ export async function wakeUpRow(sb: MicroStandby, runs: number, pollRuns: number
     walwait: `${fmt(w.median)} / ${fmt(w.p95)} ms`,
     reference: `${POLL_LOOP_SLEEP_S} s polling loop (pg_standby's default) ${fmt(p.median)} / ${fmt(p.p95)} ms`,
     result: `${fmt(p.median / w.median)}× sooner`,
-    target: `median ≤ 50 ms ${verdict(w.median <= 50)}`,
+    target: `median ≤ 15 ms ${verdict(w.median <= 15)}`,
     n: `${w.n} / ${p.n}`,
   };
 }

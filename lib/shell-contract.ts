@@ -1,8 +1,9 @@
 // What bin/walwait (a shell part, then plain JavaScript, both running before the bundle is
 // loaded) and the TypeScript side agree on, declared once: the spool's path and key lines, the
 // names of files being written, the early copy's environment variable and temporary name, exit
-// statuses, the bundle and its code cache, and two globals. lib/ uses these constants;
-// test/shell-contract.test.ts checks every such literal in bin/walwait against them.
+// statuses, the bundle, its stamp and its code cache, NODE_EXTRA_CA_CERTS's new name, and two
+// globals. lib/ uses these constants; test/shell-contract.test.ts checks every such literal in
+// bin/walwait against them.
 
 /** %p when PostgreSQL asks for a segment, relative to the data directory. */
 export const SEGMENT_TARGET = 'pg_wal/RECOVERYXLOG';
@@ -22,11 +23,21 @@ export const earlyCopyTemporary = (pid: number): string => `pg_wal/.RECOVERYXLOG
 /** bin/walwait's exit status when it fails itself (never 1-125: that is "not found"), and push's (an archive_command). */
 export const BIN_FAILURE_EXIT = 201;
 export const BIN_PUSH_FAILURE_EXIT = 4;
-/** The bundle in dist/, and its V8 code cache, named after the bundle's size and mtime. */
+/**
+ * The bundle in dist/; its last line, the build's stamp (a hash of the text above it); and its V8
+ * code cache, named after the stamp and the Node that made it (process.version).
+ */
 export const BUNDLE = 'walwait.cjs';
-export const codeCacheName = (size: number, mtimeMs: number): string => `${BUNDLE}.${size}-${Math.trunc(mtimeMs)}.cache`;
+export const bundleStampLine = (stamp: string): string => `// walwait-build ${stamp}\n`;
+/** The stamp at the end of the bundle's text (what bin/walwait matches in its last 40 characters). */
+export const BUNDLE_STAMP_RE = /\n\/\/ walwait-build ([0-9a-f]{16})\n$/;
+export const codeCacheName = (stamp: string, nodeVersion: string): string => `${BUNDLE}.${stamp}.${nodeVersion}.cache`;
+/** Set to 1: bin/walwait says on stderr whether it found the code cache and V8 accepted it. */
+export const CODE_CACHE_REPORT_ENV = 'WALWAIT_CODE_CACHE_REPORT';
 /** Set by npm run build's sample run: write the code cache at exit. */
 export const WRITE_CODE_CACHE_ENV = 'WALWAIT_WRITE_CODE_CACHE';
+/** NODE_EXTRA_CA_CERTS as the shell part hands it on (unset for Node, which would parse it at start): lib/tls-trust.ts. */
+export const EXTRA_CA_ENV = 'WALWAIT_EXTRA_CA_CERTS';
 /** Globals bin/walwait sets for the bundle: the early copy it started, and an import() that works from vm.Script. */
 export const EARLY_COPY_GLOBAL = '__walwaitEarlyCopy';
 export const IMPORT_GLOBAL = '__walwaitImport';

@@ -8,7 +8,7 @@ const LIB = join(import.meta.dirname, '..', 'lib');
 
 /** Lower first. A module's layer is its folder's (lib/<folder>/) or, directly in lib/, its name's. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['wal', 'errors', 'iso-time', 'fs-async', 'import-module', 'package', 'log', 'wait', 'parent', 'trigger', 'shell-contract', 'http-response'],
+  ['wal', 'errors', 'iso-time', 'fs-async', 'import-module', 'package', 'log', 'wait', 'parent', 'trigger', 'shell-contract', 'http-response', 'tls-trust'],
   ['options', 'datadir', 'archive', 's3'],
   ['sources', 'run-context'],
   ['restore', 'prefetch', 'check', 'status', 'serve'],

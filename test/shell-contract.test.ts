@@ -35,8 +35,13 @@ t.test('the shell part: paths, key lines, temporary names, the early copy, exit 
   const exits = [...shellCode.matchAll(/exit (\d+)/g)].map((m) => Number(m[1]));
   t.same([...new Set(exits)].sort(), [0, C.BIN_FAILURE_EXIT], 'exits 0 (served) or the failure status, never 1-125');
   t.equal(C.BIN_FAILURE_EXIT, EXIT.failure, "walwait's failure status");
+  t.match(
+    shellCode,
+    `case $NODE_EXTRA_CA_CERTS in ?*) ${C.EXTRA_CA_ENV}=$NODE_EXTRA_CA_CERTS && export ${C.EXTRA_CA_ENV} && unset NODE_EXTRA_CA_CERTS ;; esac`,
+    'NODE_EXTRA_CA_CERTS is handed on under its own name',
+  );
   const envs = [...shellCode.matchAll(/WALWAIT_[A-Z_]+/g)].map((m) => m[0]);
-  t.same([...new Set(envs)], [C.EARLY_COPY_ENV], 'no other variable');
+  t.same([...new Set(envs)], [C.EARLY_COPY_ENV, C.EXTRA_CA_ENV], 'no other variable');
 });
 
 t.test('the JavaScript part: early copy, exit statuses, bundle, code cache, globals', async (t) => {
@@ -49,25 +54,33 @@ t.test('the JavaScript part: early copy, exit statuses, bundle, code cache, glob
   t.match(js, `process.argv[2] === 'push' ? ${C.BIN_PUSH_FAILURE_EXIT} : ${C.BIN_FAILURE_EXIT}`);
   t.equal(C.BIN_PUSH_FAILURE_EXIT, ARCHIVE_COMMAND_EXIT[EXIT.failure], "push's failure status");
   t.match(js, `join(dist, '${C.BUNDLE}')`);
+  t.match(js, `= ${String(C.BUNDLE_STAMP_RE)}.exec(source.slice(-40))`, 'the stamp');
+  t.ok(
+    C.BUNDLE_STAMP_RE.test(`x\n${C.bundleStampLine('0123456789abcdef')}`) && `\n${C.bundleStampLine('0123456789abcdef')}`.length <= 40,
+    'in the last 40 characters',
+  );
   // biome-ignore lint/suspicious/noTemplateCurlyInString: bin/walwait's own template literal, as text
-  t.match(js, '`walwait.cjs.${size}-${Math.trunc(mtimeMs)}.cache`');
-  t.equal(C.codeCacheName(10, 20.7), 'walwait.cjs.10-20.cache');
+  t.match(js, 'join(dist, `walwait.cjs.${stamp[1]}.${process.version}.cache`)');
+  t.equal(C.codeCacheName('0123456789abcdef', 'v20.1.0'), 'walwait.cjs.0123456789abcdef.v20.1.0.cache');
   t.match(js, `process.env.${C.WRITE_CODE_CACHE_ENV} === '1'`);
+  t.match(js, `process.env.${C.CODE_CACHE_REPORT_ENV} === '1'`);
+  t.match(js, `process.argv[3] === '${C.SEGMENT_TARGET}'`, 'a restore of a segment writes a missing cache');
   const globals = [...js.matchAll(/globalThis\.(__walwait\w+)/g)].map((m) => m[1]);
   t.same([...new Set(globals)].sort(), [C.EARLY_COPY_GLOBAL, C.IMPORT_GLOBAL].sort());
   const envs = [...js.matchAll(/WALWAIT_[A-Z_]+/g)].map((m) => m[0]);
-  t.same([...new Set(envs)].sort(), [C.EARLY_COPY_ENV, C.WRITE_CODE_CACHE_ENV].sort(), 'no other variable');
+  t.same([...new Set(envs)].sort(), [C.EARLY_COPY_ENV, C.WRITE_CODE_CACHE_ENV, C.CODE_CACHE_REPORT_ENV].sort(), 'no other variable');
 });
 
 t.test('lib/ takes these from the contract, not from copies', async (t) => {
   const uses = (file: string, names: string[]): void => {
     const text = readFileSync(join(ROOT, 'lib', file), 'utf8');
-    t.match(text, "from '../shell-contract.js'", `${file} imports the contract`);
+    t.match(text, /from '\.\.?\/shell-contract\.js'/, `${file} imports the contract`);
     for (const n of names) t.match(text, n, `${file} uses ${n}`);
   };
   uses('prefetch/spool-dir.ts', ['SPOOL_PATH', 'TEMPORARY_INFIX']);
   uses('prefetch/key.ts', ['KEY_FILE', 'KEY_SHELL_LINES']);
   uses('restore/early-copy.ts', ['SEGMENT_TARGET']);
   uses('archive/atomic-file.ts', ['temporaryName']);
-  uses('build/code-cache.ts', ['WRITE_CODE_CACHE_ENV']);
+  uses('build/code-cache.ts', ['WRITE_CODE_CACHE_ENV', 'BUNDLE_STAMP_RE', 'bundleStampLine']);
+  uses('tls-trust.ts', ['EXTRA_CA_ENV']);
 });

@@ -1,17 +1,21 @@
-// `npm run build`, last step (not part of walwait itself): V8's code cache for dist/walwait.cjs,
-// which bin/walwait compiles the bundle from. Made by a sample restore of a made-up segment in a
-// temporary data directory, so that it holds the functions a restore runs, not only the
-// bundle's top level; written by that run itself (WALWAIT_WRITE_CODE_CACHE=1, see bin/walwait),
-// under a name with the bundle's size and mtime. Caches of earlier bundles are removed. A
-// failure only costs speed: walwait compiles without a cache, so it is reported, not fatal.
+// `npm run build`, last step (not part of walwait itself): the bundle's stamp, then V8's code
+// cache for dist/walwait.cjs, which bin/walwait compiles the bundle from. The stamp is a last
+// line holding a hash of the bundle's text: the cache is named after it (and the Node that made
+// it), so that a copy installed from the package, whose files npm gives other mtimes, still finds
+// its cache. The cache is made by a sample restore of a made-up segment in a temporary data
+// directory, so that it holds the functions a restore runs, not only the bundle's top level;
+// written by that run itself (WALWAIT_WRITE_CODE_CACHE=1, see bin/walwait). Caches of earlier
+// bundles (and any left temporary file) are removed. A failure only costs speed: walwait
+// compiles without a cache, so it is reported, not fatal.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { segmentFileName, segmentStartLsn } from '../wal/names.js';
 import { LONG_PAGE_HEADER_SIZE, WAL_PAGE_MAGIC, XLP_LONG_HEADER } from '../wal/page-format.js';
-import { WRITE_CODE_CACHE_ENV } from '../shell-contract.js';
+import { BUNDLE, BUNDLE_STAMP_RE, WRITE_CODE_CACHE_ENV, bundleStampLine } from '../shell-contract.js';
 
 const SEG_SIZE = 16 * 1024 * 1024;
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,8 +36,20 @@ function sampleSegment(name: string): Buffer {
   return buf;
 }
 
+/** The bundle's text with its stamp: the first 16 hex digits of the SHA-256 of the rest (a stamp already there is replaced). */
+function stamped(text: string): string {
+  const body = text.replace(BUNDLE_STAMP_RE, '\n');
+  const withNewline = body.endsWith('\n') ? body : `${body}\n`;
+  return `${withNewline}${bundleStampLine(createHash('sha256').update(withNewline).digest('hex').slice(0, 16))}`;
+}
+
+const bundlePath = join(dist, BUNDLE);
+const tmpBundle = `${bundlePath}.${process.pid}.tmp`;
+writeFileSync(tmpBundle, stamped(readFileSync(bundlePath, 'utf8')));
+renameSync(tmpBundle, bundlePath);
+
 const oldCaches = (): string[] => readdirSync(dist).filter((f) => /^walwait\.cjs\..*\.cache$/.test(f));
-const before = new Set(oldCaches());
+const before = new Set([...oldCaches(), ...readdirSync(dist).filter((f) => /^walwait\.cjs\..*\.tmp$/.test(f))]);
 const root = mkdtempSync(join(tmpdir(), 'walwait-code-cache-'));
 try {
   const data = join(root, 'data');

@@ -4,6 +4,7 @@
 import type { ClientConfig } from 'pg';
 import { describeError } from '../errors.js';
 import { importModule } from '../import-module.js';
+import { tlsTrust } from '../tls-trust.js';
 import { formatBytes } from '../wal/names.js';
 import { fail, pass, warn, type CheckResult } from './result.js';
 
@@ -78,7 +79,11 @@ export async function checkPrimary(conninfo: string, standbySystemId: bigint | u
   let client: import('pg').Client | undefined;
   try {
     const { default: pg } = await importModule<typeof import('pg')>('pg');
-    client = new pg.Client(parseConninfo(conninfo));
+    const config = parseConninfo(conninfo);
+    // sslmode=verify-*: Node's CAs, with WALWAIT_EXTRA_CA_CERTS's when it is set (lib/tls-trust.ts).
+    const trust = config.ssl === true ? tlsTrust() : {};
+    if (trust.secureContext) config.ssl = trust;
+    client = new pg.Client(config);
     client.on('error', () => undefined); // a server going away must not crash walwait
     await client.connect();
     const [info] = (

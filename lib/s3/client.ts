@@ -16,6 +16,7 @@ import { UpstreamError, errnoCode } from '../errors.js';
 import { responseOf } from '../http-response.js';
 import { maskKeyId, resolveS3Settings, type S3Options, type S3Settings } from './settings.js';
 import { parseS3Url, type S3Location } from './location.js';
+import { tlsTrust } from '../tls-trust.js';
 
 /** A response's headers must arrive within this (unless the caller asks for less). */
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -98,7 +99,7 @@ export class S3Client {
   ) {
     this.secure = settings.endpoint.protocol === 'https:';
     this.agent = this.secure
-      ? new https.Agent({ keepAlive: true, maxSockets: 16, ...(settings.ca ? { ca: settings.ca } : {}) })
+      ? new https.Agent({ keepAlive: true, maxSockets: 16, ...tlsTrust(settings.ca) })
       : new http.Agent({ keepAlive: true, maxSockets: 16 });
   }
 

@@ -25,7 +25,7 @@ export interface S3Settings {
   endpoint: URL;
   region: string;
   pathStyle: boolean;
-  /** PEM to trust instead of the system's CAs. */
+  /** PEM to trust instead of the system's CAs; without it, Node's and WALWAIT_EXTRA_CA_CERTS's (lib/tls-trust.ts). */
   ca?: string | undefined;
   credentials: S3Credentials;
   /** Where the credentials came from, for messages: "AWS_ACCESS_KEY_ID", "profile default". */

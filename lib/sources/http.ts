@@ -18,6 +18,7 @@ import type { AtomicWriteOptions } from '../archive/atomic-file.js';
 import { removeStaged, restoreStaged, stageDownload } from './staged-download.js';
 import { responseOf } from '../http-response.js';
 import { CODECS, type Codec } from '../archive/codecs.js';
+import { tlsTrust } from '../tls-trust.js';
 import type { FindOptions, StoredFile, WalSource } from './source.js';
 
 /** Longest ?wait= the protocol allows, in seconds. */
@@ -42,7 +43,7 @@ export interface HttpSourceOptions {
   token: string;
   /** The token's file: read again when the server refuses the token, so a fixed file is picked up without a restart. */
   tokenFile?: string | undefined;
-  /** PEM of the CA to trust instead of the system's (--tls-ca). */
+  /** PEM of the CA to trust instead of the system's (--tls-ca); without it, Node's CAs and WALWAIT_EXTRA_CA_CERTS's (lib/tls-trust.ts). */
   ca?: string | Buffer | undefined;
   /** Where downloads are staged: the target's directory, so that restore() only renames. */
   stagingDir: string;
@@ -93,7 +94,7 @@ export class HttpSource implements WalSource {
     this.shown = display.href.replace(/\/+$/, '');
     // One walwait process makes few requests, one at a time: keep the connection for the next poll.
     this.agent = this.isHttps()
-      ? new https.Agent({ keepAlive: true, maxSockets: 4, ...(opts.ca ? { ca: opts.ca } : {}) })
+      ? new https.Agent({ keepAlive: true, maxSockets: 4, ...tlsTrust(opts.ca) })
       : new http.Agent({ keepAlive: true, maxSockets: 4 });
   }
 

@@ -113,7 +113,7 @@ async function main(): Promise<void> {
         ...(await guarded('1', 'restore of a present segment', async () => {
           const r = await restorePresentRow(sb, RUNS.restore);
           nodeMs = r.node.median;
-          return r.row;
+          return r.rows;
         })),
       );
       rows.push(...(await guarded('2', 'wake-up', () => wakeUpRow(sb, RUNS.wake, RUNS.poll))));

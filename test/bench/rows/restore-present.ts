@@ -6,22 +6,30 @@
 // node on this machine and filesystem, where a reflink makes it nearly free and ext4 copies 16
 // MiB). Run as PostgreSQL runs it: sh -c, cwd = the data directory (see micro-standby.ts), target
 // pg_wal/RECOVERYXLOG, which PostgreSQL unlinks before each call. A real segment of the
-// generated WAL, so walwait's checks see what they see in production. The four are interleaved
-// in a new random order each round, so drift on the machine (other jobs, CPU frequency) hits all
-// of them alike; two warm-up rounds are not counted.
-import { rmSync, statSync } from 'node:fs';
+// generated WAL, so walwait's checks see what they see in production. Interleaved with them:
+// row 1b, the same restore by a copy installed from the package (npm pack, npm install of the
+// tarball: test/harness/installed.ts), whose code cache must be found as the clone's is; row 1c,
+// walwait and `node -e 0` with NODE_EXTRA_CA_CERTS set to the system's CA bundle (Node would parse
+// it at every start; bin/walwait's shell part hands it to walwait instead), every other command
+// without it. All are interleaved in a new random order each round, so drift on the machine
+// (other jobs, CPU frequency) hits all of them alike; two warm-up rounds are not counted.
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { shellQuote } from '../../harness/postgres.js';
+import { installPackage } from '../../harness/installed.js';
+import { makeTempDir, shellQuote } from '../../harness/postgres.js';
 import type { MicroStandby } from '../micro-standby.js';
-import { SEG_BYTES, benchBin, timeShell } from '../proc.js';
+import { SEG_BYTES, benchBin, commandEnv, timeShell } from '../proc.js';
 import { fmt, shuffled, summarize, type Summary } from '../stats.js';
 import { verdict, type Row } from '../table.js';
 
 export const TARGET = 'pg_wal/RECOVERYXLOG';
 const WARMUP = 2;
+/** Debian's and Ubuntu's bundle of the system's CAs (~140 certificates), what NODE_EXTRA_CA_CERTS often names. */
+export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 export interface RestorePresent {
-  row: Row;
+  /** 1, then 1b (installed copy) and 1c (NODE_EXTRA_CA_CERTS) when they could be run. */
+  rows: Row[];
   node: Summary;
   walwait: Summary;
 }
@@ -32,19 +40,36 @@ const nodeCopyCommand = (src: string, dest: string): string =>
 
 export async function restorePresentRow(sb: MicroStandby, runs: number): Promise<RestorePresent> {
   const q = shellQuote;
+  const restoreBy = (bin: string): string => `${q(bin)} ${sb.segment} ${TARGET} -a ${q(sb.archive)}`;
+  let installed: string | undefined;
+  let notInstalled = '';
+  try {
+    installed = installPackage(await makeTempDir('bench-installed')).bin;
+  } catch (e) {
+    notInstalled = (e as Error).message.split('\n')[0] ?? '';
+  }
+  const ca = existsSync(SYSTEM_CA_BUNDLE) ? `NODE_EXTRA_CA_CERTS=${q(SYSTEM_CA_BUNDLE)} ` : undefined;
   const commands = {
-    walwait: `${q(benchBin())} ${sb.segment} ${TARGET} -a ${q(sb.archive)}`,
+    walwait: restoreBy(benchBin()),
     cp: `cp ${q(join(sb.archive, sb.segment))} ${TARGET}`,
     node: 'node -e 0',
     nodeCopy: nodeCopyCommand(join(sb.archive, sb.segment), TARGET),
+    ...(installed ? { installed: restoreBy(installed) } : {}),
+    ...(ca ? { walwaitCa: `${ca}${restoreBy(benchBin())}`, nodeCa: `${ca}node -e 0` } : {}),
   };
-  const ms: Record<keyof typeof commands, number[]> = { walwait: [], cp: [], node: [], nodeCopy: [] };
+  type Key = keyof typeof commands | 'installed' | 'walwaitCa' | 'nodeCa';
+  const keys = Object.keys(commands) as Key[];
+  const ms = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<Key, number[]>;
+  const noRestore = new Set<Key>(['node', 'nodeCa']);
+  // Every command without NODE_EXTRA_CA_CERTS (the bench's own environment may set it), but 1c's.
+  const env = commandEnv(sb.data);
+  delete env.NODE_EXTRA_CA_CERTS;
   const target = join(sb.data, TARGET);
   for (let round = 0; round < WARMUP + runs; round++) {
-    for (const k of shuffled(Object.keys(commands) as (keyof typeof commands)[])) {
+    for (const k of shuffled(keys)) {
       rmSync(target, { force: true });
-      const t = await timeShell(commands[k], { cwd: sb.data });
-      if (k !== 'node' && statSync(target).size !== SEG_BYTES) throw new Error(`${k} did not restore a whole segment`);
+      const t = await timeShell((commands as Record<Key, string>)[k], { cwd: sb.data, env });
+      if (!noRestore.has(k) && statSync(target).size !== SEG_BYTES) throw new Error(`${k} did not restore a whole segment`);
       if (round >= WARMUP) ms[k].push(t);
     }
   }
@@ -53,10 +78,9 @@ export async function restorePresentRow(sb: MicroStandby, runs: number): Promise
   const n = summarize(ms.node);
   const nc = summarize(ms.nodeCopy);
   const ratio = w.median / n.median;
-  return {
-    walwait: w,
-    node: n,
-    row: {
+  const each = `${runs} each, interleaved with row 1 (+${WARMUP} warm-up)`;
+  const rows: Row[] = [
+    {
       id: '1',
       what: 'restore of a present 16 MiB segment, one process (median / p90 ms)',
       walwait: `${fmt(w.median)} / ${fmt(w.p90)} ms`,
@@ -67,5 +91,33 @@ export async function restorePresentRow(sb: MicroStandby, runs: number): Promise
       target: `ratio ≤ 1.2 ${verdict(ratio <= 1.2)}`,
       n: `${runs} each, interleaved (+${WARMUP} warm-up)`,
     },
-  };
+  ];
+  if (installed) {
+    const i = summarize(ms.installed);
+    rows.push({
+      id: '1b',
+      what: 'the same restore by a copy installed from the package (npm pack, npm install)',
+      walwait: `${fmt(i.median)} / ${fmt(i.p90)} ms`,
+      reference: `this checkout's bin/walwait ${fmt(w.median)} / ${fmt(w.p90)} ms`,
+      result: `installed − clone = ${fmt(i.median - w.median)} ms`,
+      target: `within 2 ms of the clone (its code cache is used) ${verdict(i.median - w.median <= 2)}`,
+      n: each,
+    });
+  } else {
+    rows.push({ id: '1b', what: 'restore by an installed copy', walwait: '—', reference: '—', result: `not run: ${notInstalled}`, target: '—', n: '—' });
+  }
+  if (ca) {
+    const wc = summarize(ms.walwaitCa);
+    const ncA = summarize(ms.nodeCa);
+    rows.push({
+      id: '1c',
+      what: `the same restore with NODE_EXTRA_CA_CERTS=${SYSTEM_CA_BUNDLE} in the environment`,
+      walwait: `${fmt(wc.median)} / ${fmt(wc.p90)} ms`,
+      reference: `walwait without it ${fmt(w.median)} / ${fmt(w.p90)} ms; node -e 0 with it ${fmt(ncA.median)} / ${fmt(ncA.p90)} ms, without ${fmt(n.median)} ms`,
+      result: `walwait with − without = ${fmt(wc.median - w.median)} ms; node -e 0 with − without = ${fmt(ncA.median - n.median)} ms`,
+      target: `within 2 ms of without it ${verdict(wc.median - w.median <= 2)}`,
+      n: each,
+    });
+  }
+  return { walwait: w, node: n, rows };
 }

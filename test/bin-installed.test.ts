@@ -32,6 +32,7 @@ t.test('an installed copy restores with the code cache packed with it; without o
 
   // A data directory and an archive the server's user can use (nobody, when the tests run as root).
   const root = await makeTempDir('installed-standby');
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const data = join(root, 'data');
   const archive = join(root, 'archive');
   mkdirSync(join(data, 'pg_wal'), { recursive: true });

@@ -41,3 +41,16 @@ export const EXTRA_CA_ENV = 'WALWAIT_EXTRA_CA_CERTS';
 /** Globals bin/walwait sets for the bundle: the early copy it started, and an import() that works from vm.Script. */
 export const EARLY_COPY_GLOBAL = '__walwaitEarlyCopy';
 export const IMPORT_GLOBAL = '__walwaitImport';
+/** What a Node restore leaves for the shell part's cold path (lib/restore/shell-facts.ts), relative to the data directory, and its lines in order. */
+export const SHELL_FACTS_FILE = 'pg_wal/walwait-shell-facts';
+export const SHELL_FACTS_LINES = ['postmaster_pid', 'postmaster_start', 'args', 'archive', 'trigger', 'prefetch', 'seg_size', 'magic', 'cluster'] as const;
+/** The command line as the facts and the shell part spell it: each argument as `<length>:<argument> `, with a segment name (%f) as `%f`. */
+export const shellArgs = (argv: readonly string[]): string =>
+  argv
+    .map((a) => (/^[0-9A-F]{24}$/.test(a) ? '%f' : a))
+    .map((a) => `${a.length}:${a} `)
+    .join('');
+/** The segment the shell part restored last on its own (its name, then the codec or "plain"): walwait status reads it. */
+export const SHELL_RESTORED_FILE = 'pg_wal/walwait-shell-restored';
+/** The read-ahead worker's pid, in the spool while it runs: the shell part leaves a restore to Node (which starts one) when none runs. */
+export const WORKER_PID_FILE = 'worker.pid';

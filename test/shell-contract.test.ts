@@ -31,7 +31,8 @@ t.test('the shell part: paths, key lines, temporary names, the early copy, exit 
   t.match(shellCode, `mv -f "$s/$f" ${C.SEGMENT_TARGET}`, 'served by a rename to %p');
   t.match(shellCode, `${C.EARLY_COPY_ENV}=$arch/$f && export ${C.EARLY_COPY_ENV}`, 'the early copy is named');
   const paths = [...shellCode.matchAll(/pg_wal\/[\w.-]+/g)].map((m) => m[0]);
-  t.same([...new Set(paths)].sort(), [C.SEGMENT_TARGET, C.SPOOL_PATH].sort(), 'no other path');
+  const coldTemporary = `pg_wal/${C.temporaryName('RECOVERYXLOG', 0).replace(/0\.tmp$/, '')}`;
+  t.same([...new Set(paths)].sort(), [C.SEGMENT_TARGET, C.SPOOL_PATH, C.SHELL_FACTS_FILE, C.SHELL_RESTORED_FILE, coldTemporary].sort(), 'no other path');
   const exits = [...shellCode.matchAll(/exit (\d+)/g)].map((m) => Number(m[1]));
   t.same([...new Set(exits)].sort(), [0, C.BIN_FAILURE_EXIT], 'exits 0 (served) or the failure status, never 1-125');
   t.equal(C.BIN_FAILURE_EXIT, EXIT.failure, "walwait's failure status");
@@ -42,6 +43,27 @@ t.test('the shell part: paths, key lines, temporary names, the early copy, exit 
   );
   const envs = [...shellCode.matchAll(/WALWAIT_[A-Z_]+/g)].map((m) => m[0]);
   t.same([...new Set(envs)], [C.EARLY_COPY_ENV, C.EXTRA_CA_ENV], 'no other variable');
+});
+
+t.test("the cold path: the facts' lines in order, the command line's spelling, the worker's pid, its temporary name", async (t) => {
+  t.match(shellCode, `facts=${C.SHELL_FACTS_FILE}\n`);
+  const reads = [...shellCode.matchAll(/IFS= read -r (f\w+)/g)].map((m) => m[1]);
+  t.same(reads, ['fpid', 'fstart', 'fargs', 'farch', 'ftrig', 'fpre', 'fseg', 'fmagic', 'fcluster'], 'read in this order');
+  const [pid, start, args, archive, trigger, prefetch, segSize, magic, cluster] = C.SHELL_FACTS_LINES;
+  t.match(shellCode, `[ "$fpid" = "${pid}=$pid" ] && [ "$fstart" = "${start}=$start" ] && [ "$fargs" = "${args}=$args" ]`);
+  t.match(shellCode, `[ "$farch" = "${archive}=$arch" ]`);
+  t.match(shellCode, `ftrig=\${ftrig#${trigger}=} seg=\${fseg#${segSize}=}`);
+  t.match(shellCode, `[ "$fpre" = ${prefetch}=1 ]`);
+  t.match(shellCode, `[ "${magic}=$1 $2" = "$fmagic" ]`);
+  t.match(shellCode, `[ "${cluster}=\${25} `);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bin/walwait's shell, as text
+  t.match(shellCode, 'args="${args}2:%f "', 'a segment name as %f');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bin/walwait's shell, as text
+  t.match(shellCode, 'args="$args${#a}:$a "', 'each argument as <length>:<argument>');
+  t.equal(C.shellArgs(['000000010000000000000009', 'pg_wal/RECOVERYXLOG', '-a', '/a b']), '2:%f 19:pg_wal/RECOVERYXLOG 2:-a 4:/a b ');
+  t.match(shellCode, `<"$s/${C.WORKER_PID_FILE}"`, "the worker's pid");
+  t.match(shellCode, `ct=pg_wal/${C.temporaryName('RECOVERYXLOG', 0).replace('0.tmp', () => '$$.tmp')}`, "walwait's temporary name for %p");
+  t.match(shellCode, `echo "$f $codec" >${C.SHELL_RESTORED_FILE}`);
 });
 
 t.test('the JavaScript part: early copy, exit statuses, bundle, code cache, globals', async (t) => {

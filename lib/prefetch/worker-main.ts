@@ -3,7 +3,9 @@
 // says in worker.log why it stopped. A signal (PostgreSQL shutting down signals the startup
 // process's whole group, this worker included) removes the temporary file and the staged
 // segments, which no later recovery would use (their key will not match), and ends the process.
-import { unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WORKER_PID_FILE } from '../shell-contract.js';
 import { removeTemporariesSync } from '../archive/atomic-file.js';
 import { openSources } from '../sources/open.js';
 import { readClusterIdentity } from '../datadir/identity.js';
@@ -40,6 +42,7 @@ export async function prefetchWorker(argv: string[]): Promise<number> {
       log.debug('prefetch worker: another worker holds the spool, leaving');
       return EXIT.restored;
     }
+    notePid(spoolDir);
     const keyText = await readKey(spoolDir);
     const identity = await readClusterIdentity(options.dataDir);
     const key = keyText === undefined ? undefined : parseKey(keyText);
@@ -74,4 +77,25 @@ export async function prefetchWorker(argv: string[]): Promise<number> {
     log.warn(`prefetch worker: ${describeError(err)}`);
     return EXIT.failure;
   }
+}
+
+/**
+ * The worker's pid in the spool while it runs: bin/walwait's shell part leaves a present segment
+ * to Node (which starts a worker) when no worker runs and more is archived. Only a hint for
+ * speed: the lock above is what keeps workers apart.
+ */
+function notePid(spoolDir: string): void {
+  const file = join(spoolDir, WORKER_PID_FILE);
+  try {
+    writeFileSync(file, `${process.pid}\n`);
+  } catch {
+    return;
+  }
+  process.once('exit', () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+    } catch {
+      // gone with the spool
+    }
+  });
 }

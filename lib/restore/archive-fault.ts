@@ -11,6 +11,7 @@
 // (it asks for history files and the segment on every round between its streaming attempts); and
 // `walwait status` / `walwait check` can say the archive is unreachable and since when.
 import { readState, recordState, type ArchiveFault } from '../datadir/state.js';
+import { forgetShellFacts } from './shell-facts.js';
 import { describeError, errnoCode, EXIT } from '../errors.js';
 import { isoTime } from '../iso-time.js';
 import type { RecoveryMode } from '../datadir/server.js';
@@ -114,6 +115,8 @@ export class ArchiveFaults {
     if (warn) this.log.warn(fields, text);
     else this.log.debug(fields, text);
     await recordState(this.dataDir, { waiting: null, archiveFault: fault, lastError: { message, at: fault.lastAt } });
+    // Until a Node restore succeeds again, none by bin/walwait's shell part: Node says "answers again".
+    await forgetShellFacts(this.dataDir);
     return EXIT.notFound;
   }
 

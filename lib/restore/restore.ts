@@ -2,7 +2,7 @@
 // segment is in the archive, complete and from this cluster, then copies it atomically.
 // History, backup and partial files are answered at once: copied if present, else "not found".
 import { dirname, resolve } from 'node:path';
-import { signalledMode, type RecoveryMode } from '../datadir/server.js';
+import { readPostmaster, signalledMode, type RecoveryMode } from '../datadir/server.js';
 import { recordState } from '../datadir/state.js';
 import { EXIT, WalwaitError } from '../errors.js';
 import { isoTime } from '../iso-time.js';
@@ -12,7 +12,9 @@ import { openSources } from '../sources/open.js';
 import type { WalSource } from '../sources/source.js';
 import { Deadline, Waiter } from '../wait.js';
 import { parseWalName, type WalName } from '../wal/names.js';
-import { prefetchOffReason } from '../prefetch/applies.js';
+import { isRecoveryTarget, prefetchOffReason } from '../prefetch/applies.js';
+import { readClusterIdentity } from '../datadir/identity.js';
+import { writeShellFacts } from './shell-facts.js';
 import { ArchiveFaults, faultsMayAnswerNotFound } from './archive-fault.js';
 import { earlyCopyServed } from './early-copy.js';
 import { runLoop, throwIfAborted, type FaultPolicy } from './loop.js';
@@ -81,7 +83,22 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     identity: prefetch?.identity,
   });
   const exit = await runLoop(step, makeWaiter, ctx, faults);
-  if (exit === EXIT.restored) await prefetch?.startWorker(); // never throws
+  if (exit === EXIT.restored) {
+    await prefetch?.startWorker(); // never throws
+    if (isRecoveryTarget(opts.target)) {
+      // What bin/walwait's shell part needs to restore the next present segments itself.
+      const postmaster = await readPostmaster(dataDir);
+      const identity = prefetch?.identity ?? (await readClusterIdentity(dataDir));
+      await writeShellFacts(dataDir, {
+        argv: process.argv.slice(2),
+        identity,
+        postmaster,
+        archive: opts.archives,
+        trigger: opts.trigger,
+        prefetch: opts.prefetch,
+      });
+    }
+  }
   return exit;
 }
 

@@ -2,7 +2,7 @@
 // lib/datadir/state.ts), the recovery mode from the signal files, the trigger file as it is now,
 // how far the standby trails the newest archived segment of its timeline, and the --prefetch spool
 // (segments served from it by bin/walwait's shell part leave no walwait line in the server log).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { segmentsBetween } from '../archive/cleanup-plan.js';
 import type { ClusterIdentity } from '../datadir/identity.js';
@@ -19,6 +19,8 @@ import { S3_URI_STYLES, type S3UriStyle } from '../s3/location.js';
 import type { S3Options } from '../s3/settings.js';
 import { STATE_FILE, readState, type ArchiveFault, type RestoreState } from '../datadir/state.js';
 import { readTrigger, staleReason } from '../trigger.js';
+import { SHELL_RESTORED_FILE } from '../shell-contract.js';
+import { isoTime } from '../iso-time.js';
 import { compareSegments, type ArchiveSummary } from './archive-scan.js';
 
 /** A data directory: PG_VERSION and global/pg_control. */
@@ -143,7 +145,7 @@ export async function readStandbyView(
 ): Promise<StandbyView> {
   const state = await readState(dataDir);
   const pid = await postmasterPid(dataDir);
-  const last = state?.lastRestored;
+  const last = latestRestored(dataDir, state?.lastRestored, identity.segSize);
   const waiting = state?.waiting;
   let trigger: StandbyView['trigger'] = null;
   if (triggerPath !== undefined) {
@@ -181,4 +183,24 @@ export async function readStandbyView(
     lag: last && archive ? lagBehind(last.file, archive) : null,
     prefetch: await readPrefetchView(dataDir),
   };
+}
+
+/**
+ * The segment restored last: what the state file says, or the one bin/walwait's shell part
+ * restored on its own (SHELL_RESTORED_FILE: its name and codec; when, from the file's mtime) if
+ * that came later. The shell part writes no state file: it would cost it a process per segment.
+ */
+function latestRestored(dataDir: string, recorded: RestoreState['lastRestored'], segSize: number | undefined): RestoreState['lastRestored'] {
+  const file = join(dataDir, SHELL_RESTORED_FILE);
+  let line: string;
+  let at: Date;
+  try {
+    line = readFileSync(file, 'utf8').trim();
+    at = statSync(file).mtime;
+  } catch {
+    return recorded;
+  }
+  const [name, codec] = line.split(' ');
+  if (!name || !/^[0-9A-F]{24}$/.test(name) || (recorded && Date.parse(recorded.at) >= at.getTime())) return recorded;
+  return { file: name, at: isoTime(at.getTime()), bytes: segSize ?? 0, waitedSeconds: 0, codec: codec && codec !== 'plain' ? codec : undefined };
 }

@@ -3,11 +3,10 @@
 // rows (9). pgBackRest runs as PostgreSQL runs (nobody when we are root): the config file, its
 // log, lock and spool directories and the repository all belong to that user.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chownTreeToRunAs, shellQuote } from '../harness/postgres.js';
-import { commandEnv, hasProgram, timeShell } from './proc.js';
+import { commandEnv, hasProgram, killProcesses, timeShell } from './proc.js';
 import { fmt } from './stats.js';
 
 const q = shellQuote;
@@ -80,24 +79,7 @@ export async function pgbackrestConfig(root: string, opts: { repo: Options; glob
  * /, so its arguments are what ties it to the run). By pid; returns how many.
  */
 export function killPgBackRestStrays(dir: string): number {
-  let n = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (!/(^|\/)pgbackrest$/.test(argv[0] ?? '') || !argv.some((a) => a.includes(dir))) continue;
-    try {
-      process.kill(Number(entry), 'SIGKILL');
-      n++;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return n;
+  return killProcesses((_, argv) => /(^|\/)pgbackrest$/.test(argv[0] ?? '') && argv.some((a) => a.includes(dir)));
 }
 
 /** "1.5× faster than X (−40 ms)" or "2.4× slower than X (+300 ms)"; `unit` of both figures. */

@@ -113,6 +113,19 @@ export async function maxRss(cmd: string, opts: { cwd: string; scratch: string }
  */
 export function killStrays(dir: string): number {
   const bin = benchBin();
+  return killProcesses((pid, argv) => {
+    let cwd = '';
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      // not ours to read, or gone
+    }
+    return argv.includes(bin) && (cwd.startsWith(dir) || argv.some((a) => a.includes(dir)));
+  });
+}
+
+/** SIGKILL every other process whose command line (and pid) `match` accepts, from /proc; returns how many. */
+export function killProcesses(match: (pid: number, argv: string[]) => boolean): number {
   let n = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
@@ -122,13 +135,7 @@ export function killStrays(dir: string): number {
     } catch {
       continue;
     }
-    let cwd = '';
-    try {
-      cwd = readlinkSync(`/proc/${entry}/cwd`);
-    } catch {
-      // not ours to read, or gone
-    }
-    if (!argv.includes(bin) || !(cwd.startsWith(dir) || argv.some((a) => a.includes(dir)))) continue;
+    if (!match(Number(entry), argv)) continue;
     try {
       process.kill(Number(entry), 'SIGKILL');
       n++;

@@ -181,4 +181,31 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     t.ok(await b.server.isInRecovery(), 'B is still a standby');
     t.match(workerLog(b), /discarded|staging up to/, 'the read-ahead worker ran on B');
   });
+
+  t.test("read-ahead off: present segments are restored by bin/walwait's shell part alone, every row", async (t) => {
+    const sb = await makeWalwaitStandby(primary, primaryArchive, `pf-cold${major}`, { extraArgs: '--prefetch 0', ship: false });
+    t.teardown(() => sb.server.stop('immediate'));
+    await shipFiles(primaryArchive, sb.archive);
+    await startCaughtUp(await count(primary), sb);
+    const segments: string[] = [];
+    for (let i = 0; i < SEGMENTS; i++) segments.push(await commitSegment(primary, primaryArchive, 50));
+    // All but the first at once while the standby waits for the first: then each is present when asked for.
+    await shipFiles(primaryArchive, sb.archive, (n) => !n.startsWith(segments[0]!));
+    await sb.ship();
+    const expected = await count(primary);
+    await waitUntil(async () => (await count(sb.server)) === expected, { what: `${expected} rows on the standby`, timeoutMs: 60_000 });
+    t.pass(`every row replayed (${expected})`);
+    const byNode = segments.filter((s) => logged(sb, new RegExp(`^walwait: restored ${s}`)));
+    t.comment(`${byNode.length} of ${segments.length} segments restored by Node, the others by the shell part`);
+    t.ok(byNode.length < segments.length, 'the shell part restored some');
+    await waitUntil(() => existsSync(join(sb.server.dataDir, 'pg_wal', 'walwait-shell-restored')), { what: 'the shell part to note its last segment' });
+    const noted = readFileSync(join(sb.server.dataDir, 'pg_wal', 'walwait-shell-restored'), 'utf8').split(' ')[0]!;
+    t.ok(segments.includes(noted), `walwait-shell-restored names one of them (${noted})`);
+    t.ok(await sb.server.isInRecovery(), 'still a standby');
+    t.same(
+      readdirSync(join(sb.server.dataDir, 'pg_wal')).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temporary file left in pg_wal',
+    );
+  });
 });

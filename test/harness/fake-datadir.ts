@@ -87,6 +87,9 @@ export function fakeStandby(opts: { conf?: string; signal?: 'recovery' | 'standb
     restore: (name, ...extra) => walwait(name, 'pg_wal/RECOVERYXLOG', '-a', archive, ...extra),
     walwait,
     walwaitWith: (env, ...args) => runWalwait(args, { cwd: data, env }),
-    leftovers: () => readdirSync(join(data, 'pg_wal')).filter((f) => f !== 'RECOVERYXLOG' && !/^\.?walwait-state\.json/.test(f)),
+    leftovers: () =>
+      readdirSync(join(data, 'pg_wal')).filter(
+        (f) => f !== 'RECOVERYXLOG' && !/^\.?walwait-state\.json/.test(f) && !/^walwait-shell-(facts|restored)$/.test(f),
+      ),
   };
 }

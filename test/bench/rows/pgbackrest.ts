@@ -5,7 +5,10 @@
 // one repository: compress-type none, lz4 and zst (level 1, as walwait's lz4 -1 / zstd -1
 // archives). walwait runs as installed: `walwait %f %p -a DIR`, no tuning flags.
 //   9a–9c restore of a present 16 MiB segment, plain / lz4 / zstd: walwait against pgBackRest's
-//         archive-get of the same segment (and cp for the plain one), interleaved
+//         archive-get of the same segment (and cp for the plain one), interleaved, each in a data
+//         directory of its own. walwait's figure is what every call after the first of a server's
+//         run costs (bin/walwait's shell part, from the facts the first left); the first call
+//         (Node) is measured beside it, with 9a
 //   9d–9f catch-up of a hot standby (catchup.ts) through the same WAL, plain / lz4 / zstd:
 //         walwait against archive-get, sync and async (archive-async with its own spool and
 //         lock per standby, a queue of 16 segments, 2 processes), and cp for the plain one
@@ -24,6 +27,7 @@ import { naRow, verdict, type Row } from '../table.js';
 import { generateWal, type WalSet } from '../wal-load.js';
 import { walwaitRestore } from '../walwait-cli.js';
 import { TARGET } from './restore-present.js';
+import { SHELL_FACTS_FILE } from '../../../lib/shell-contract.js';
 
 const q = shellQuote;
 const PG15 = 15;
@@ -119,8 +123,8 @@ export async function pgbackrestRows(input: PgBackRestRowsInput, log: (s: string
   // restore_command lines (%f %p); the present rows run them with the segment and TARGET in their place.
   const get = (k: Kind, async: boolean): string => b.command(k, `--pg1-path="$PWD"${async ? ` ${asyncArgs}` : ''} archive-get %f %p`);
   const rows: Row[] = [];
-  rows.push(...(await guarded('9a', WHAT.present('none'), () => presentRows(wal, dirOf, get, input.runs.restore, version, log))));
-  rows.push(...(await guarded('9d', WHAT.catchUp('none'), () => catchUpRows(wal, dirOf, get, input.runs.catchUp, version, log))));
+  rows.push(...(await guarded('9a', WHAT.present('none'), () => presentRows({ wal, dirOf, get, runs: input.runs.restore, version, log }))));
+  rows.push(...(await guarded('9d', WHAT.catchUp('none'), () => catchUpRows({ wal, dirOf, get, runs: input.runs.catchUp, version, log }))));
   return rows;
 }
 
@@ -136,31 +140,42 @@ async function guarded(id: string, what: string, fn: () => Promise<Row[]>): Prom
 
 const ID = { present: { none: '9a', lz4: '9b', zstd: '9c' }, catchUp: { none: '9d', lz4: '9e', zstd: '9f' } } as const;
 
+/** What the present-segment and catch-up rows are given: the WAL, each kind's archive directory and pgBackRest get command. */
+interface KindRowsInput {
+  wal: WalSet;
+  dirOf: (k: Kind) => string;
+  get: (k: Kind, async: boolean) => string;
+  runs: number;
+  version: string;
+  log: (s: string) => void;
+}
+
 // --- 9a–9c: a present segment ---------------------------------------------------------------------
 
-async function presentRows(
-  wal: WalSet,
-  dirOf: (k: Kind) => string,
-  get: (k: Kind, async: boolean) => string,
-  runs: number,
-  version: string,
-  log: (s: string) => void,
-): Promise<Row[]> {
-  // A standby's data directory with the PostgreSQL 15 backup's pg_control, no server (cwd of every command).
-  const sb = await microStandby(wal);
-  const seg = sb.segment;
+async function presentRows({ wal, dirOf, get, runs, version, log }: KindRowsInput): Promise<Row[]> {
+  // A standby's data directory per archive (a standby reads one) with the PostgreSQL 15 backup's
+  // pg_control, no server: the cwd of every command of that kind.
+  const sbOf = { none: await microStandby(wal), lz4: await microStandby(wal), zstd: await microStandby(wal) };
+  const seg = sbOf.none.segment;
   const fill = (cmd: string): string => cmd.replace(/%f/g, seg).replace(/%p/g, TARGET);
   const commands: Record<string, string> = { cp: `cp ${q(join(wal.archive, seg))} ${TARGET}` };
+  const cwdOf: Record<string, string> = { cp: sbOf.none.data };
   for (const k of KINDS) {
     commands[`walwait-${k}`] = fill(walwaitRestore(dirOf(k)));
     commands[`pgbr-${k}`] = fill(get(k, false));
+    cwdOf[`walwait-${k}`] = cwdOf[`pgbr-${k}`] = sbOf[k].data;
   }
+  // The first restore after a server start: no facts yet (emptied with a shell builtin), so Node
+  // restores, and leaves the facts that the later calls' shell part uses (bin/walwait's cold path).
+  commands['walwait-first'] = `: >${SHELL_FACTS_FILE}; ${commands['walwait-none']}`;
+  cwdOf['walwait-first'] = sbOf.none.data;
   const ms: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
   for (let i = 0; i < WARMUP + runs; i++) {
     for (const k of shuffled(Object.keys(commands))) {
-      rmSync(join(sb.data, TARGET), { force: true });
-      const t = await timeShell(commands[k]!, { cwd: sb.data });
-      if (statSync(join(sb.data, TARGET)).size !== SEG_BYTES) throw new Error(`${k} did not restore a whole segment`);
+      const cwd = cwdOf[k]!;
+      rmSync(join(cwd, TARGET), { force: true });
+      const t = await timeShell(commands[k]!, { cwd });
+      if (statSync(join(cwd, TARGET)).size !== SEG_BYTES) throw new Error(`${k} did not restore a whole segment`);
       if (i >= WARMUP) ms[k]!.push(t);
     }
   }
@@ -174,7 +189,7 @@ async function presentRows(
     id: ID.present[k],
     what: WHAT.present(k),
     walwait: s(`walwait-${k}`),
-    reference: `pgBackRest ${version} archive-get (compress-type ${COMPRESS[k]['compress-type']}) ${s(`pgbr-${k}`)}${k === 'none' ? `; cp ${s('cp')}` : ''}`,
+    reference: `pgBackRest ${version} archive-get (compress-type ${COMPRESS[k]['compress-type']}) ${s(`pgbr-${k}`)}${k === 'none' ? `; cp ${s('cp')}; walwait's first call after a server start (Node) ${s('walwait-first')}` : ''}`,
     result: versus(m(`walwait-${k}`), m(`pgbr-${k}`), 'pgBackRest'),
     target: `ahead of pgBackRest ${verdict(m(`walwait-${k}`) < m(`pgbr-${k}`))}`,
     n: `${runs} each, interleaved (+${WARMUP} warm-up); a PostgreSQL ${PG15} segment`,
@@ -183,14 +198,7 @@ async function presentRows(
 
 // --- 9d–9f: catch-up ------------------------------------------------------------------------------
 
-async function catchUpRows(
-  wal: WalSet,
-  dirOf: (k: Kind) => string,
-  get: (k: Kind, async: boolean) => string,
-  runs: number,
-  version: string,
-  log: (s: string) => void,
-): Promise<Row[]> {
+async function catchUpRows({ wal, dirOf, get, runs, version, log }: KindRowsInput): Promise<Row[]> {
   const variants: Record<string, string> = { cp: `cp ${q(wal.archive)}/%f %p` };
   for (const k of KINDS) {
     variants[`walwait-${k}`] = walwaitRestore(dirOf(k));

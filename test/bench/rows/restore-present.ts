@@ -21,6 +21,7 @@ import type { MicroStandby } from '../micro-standby.js';
 import { SEG_BYTES, benchBin, commandEnv, timeShell } from '../proc.js';
 import { fmt, shuffled, summarize, type Summary } from '../stats.js';
 import { verdict, type Row } from '../table.js';
+import { SHELL_FACTS_FILE } from '../../../lib/shell-contract.js';
 
 export const TARGET = 'pg_wal/RECOVERYXLOG';
 const WARMUP = 2;
@@ -56,6 +57,10 @@ export async function restorePresentRow(sb: MicroStandby, runs: number): Promise
     nodeCopy: nodeCopyCommand(join(sb.archive, sb.segment), TARGET),
     ...(installed ? { installed: restoreBy(installed) } : {}),
     ...(ca ? { walwaitCa: `${ca}${restoreBy(benchBin())}`, nodeCa: `${ca}node -e 0` } : {}),
+    // The first call after a server start: no facts for bin/walwait's shell part (emptied by a
+    // shell builtin), so Node restores and writes them; every other walwait command here is a
+    // later call, which the shell part serves.
+    walwaitFirst: `: >${SHELL_FACTS_FILE}; ${restoreBy(benchBin())}`,
   };
   type Key = keyof typeof commands | 'installed' | 'walwaitCa' | 'nodeCa';
   const keys = Object.keys(commands) as Key[];
@@ -82,16 +87,26 @@ export async function restorePresentRow(sb: MicroStandby, runs: number): Promise
   const rows: Row[] = [
     {
       id: '1',
-      what: 'restore of a present 16 MiB segment, one process (median / p90 ms)',
+      what: 'restore of a present 16 MiB segment, every call after the first of a server run (median / p90 ms)',
       walwait: `${fmt(w.median)} / ${fmt(w.p90)} ms`,
       reference: `cp ${fmt(c.median)} / ${fmt(c.p90)} ms; node -e 0 ${fmt(n.median)} / ${fmt(n.p90)} ms; node copying it (copyFileSync) ${fmt(nc.median)} / ${fmt(nc.p90)} ms`,
       result:
         `walwait / node -e 0 = ${ratio.toFixed(2)}; walwait − node = ${fmt(w.median - n.median)} ms; ` +
         `node copying it / node -e 0 = ${(nc.median / n.median).toFixed(2)}, walwait − node copying it = ${fmt(w.median - nc.median)} ms`,
-      target: `ratio ≤ 1.2 ${verdict(ratio <= 1.2)}`,
+      target: `faster than node -e 0 (the shell part serves it) ${verdict(ratio < 1)}`,
       n: `${runs} each, interleaved (+${WARMUP} warm-up)`,
     },
   ];
+  const first = summarize(ms.walwaitFirst);
+  rows.push({
+    id: '1a',
+    what: 'the same restore as the first call after a server start (Node; it leaves the facts the shell part uses later)',
+    walwait: `${fmt(first.median)} / ${fmt(first.p90)} ms`,
+    reference: `later calls (row 1) ${fmt(w.median)} / ${fmt(w.p90)} ms; node -e 0 ${fmt(n.median)} ms`,
+    result: `walwait / node -e 0 = ${(first.median / n.median).toFixed(2)}`,
+    target: `ratio ≤ 1.2 ${verdict(first.median / n.median <= 1.2)}`,
+    n: each,
+  });
   if (installed) {
     const i = summarize(ms.installed);
     rows.push({

@@ -70,9 +70,12 @@ export async function writeShellFacts(dataDir: string, input: ShellFactsInput): 
     // none yet
   }
   // Renamed into place: a half-written file could hold a cut trigger path that names no file.
-  // Written only when the facts change (a server start), so the rename costs nothing per segment.
+  // Written only when the facts change (a server start). The old file goes first: ext4 writes out
+  // a file renamed over another at once (auto_da_alloc), several ms right after a 16 MiB copy; a
+  // shell part that finds no facts meanwhile leaves its call to Node.
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, text)
+    .then(() => unlink(file).catch(() => undefined))
     .then(() => rename(tmp, file))
     .catch(() => unlink(tmp).catch(() => undefined));
 }

@@ -32,7 +32,8 @@ export function detectFeatures(bin = benchBin()): Features {
   return {
     version: run('--version').trim(),
     prefetch: /--prefetch\b/.test(help),
-    prefetchAuto: /--prefetch\b[^\n]*\bauto\b/.test(help),
+    // yargs wraps the description: the default may be a few lines below the flag.
+    prefetchAuto: /--prefetch\b[\s\S]{0,400}?default auto\b/.test(help),
     // yargs lists commands indented by two ("  walwait serve …"; a hand-written help may say
     // "  serve …"); wrapped descriptions are indented further and must not count.
     serve: /^ {1,4}(\S*walwait )?serve\b/m.test(help),

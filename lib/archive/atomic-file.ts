@@ -1,6 +1,6 @@
 // Files appear under their final name only when complete: write to a temporary name in the
 // same directory, then rename. Temporary files are tracked so a signal handler can remove them.
-import { constants, renameSync, statSync } from 'node:fs';
+import { chmodSync, constants, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { copyFile, unlink, writeFile } from '../fs-async.js';
@@ -65,6 +65,11 @@ export interface AtomicWriteOptions {
    * producing one (the restore command's early copy, lib/restore/early-copy.ts), or undefined.
    */
   prepared?: (dest: string, copyOf: string | undefined) => Promise<string | undefined>;
+  /**
+   * The mode the file gets before it is renamed (the archive's, lib/archive/modes.ts), whatever
+   * the umask and the copied file's mode; without it, what `produce` made.
+   */
+  mode?: number;
 }
 
 /** Let `produce` write a temporary file, then rename it to `dest`. Returns the size written. */
@@ -80,6 +85,7 @@ export async function writeAtomically(dest: string, produce: (tmpPath: string) =
     // Synchronous: metadata calls on a file just written, where each asynchronous call is a round
     // trip through the thread pool (~0.15 ms, paid by every restore).
     const { size } = statSync(tmp);
+    if (opts.mode !== undefined) chmodSync(tmp, opts.mode);
     if (opts.expectSize !== undefined && size !== opts.expectSize) throw new SizeMismatchError(opts.expectSize, size);
     await opts.check?.(tmp);
     const publish = async (): Promise<void> => {

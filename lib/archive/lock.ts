@@ -1,10 +1,10 @@
 // One lock per archive, shared by every host that writes or deletes in it (push, cleanup, slot
 // changes). proper-lockfile makes it with mkdir, which is atomic on NFS too, refreshes it while
 // held, and takes over a lock whose holder crashed once it is older than the stale time.
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { WalwaitError } from '../errors.js';
+import { makeArchiveDirs } from './modes.js';
 
 /** walwait's own files in the archive: slots, holds, the lock. Never a WAL name. */
 export const STATE_DIR = '.walwait';
@@ -29,13 +29,14 @@ export function lockTiming(opts: LockOptions, env: NodeJS.ProcessEnv = process.e
   };
 }
 
-/** Run `fn` while holding the archive's lock; a lock that stays taken is the 'lock-timeout' error. */
-export async function withArchiveLock<T>(archiveDir: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+/**
+ * Run `fn` while holding the archive's lock; a lock that stays taken is the 'lock-timeout' error.
+ * `dirMode`: the mode of .walwait/ if this call creates it (lib/archive/modes.ts).
+ */
+export async function withArchiveLock<T>(archiveDir: string, fn: () => Promise<T>, opts: LockOptions & { dirMode?: number } = {}): Promise<T> {
   const stateDir = join(archiveDir, STATE_DIR);
   // Not recursive: a missing archive (an unmounted share) must fail, never be created locally.
-  await mkdir(stateDir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST') throw err;
-  });
+  await makeArchiveDirs(archiveDir, [STATE_DIR], opts.dirMode);
   const { timeoutMs, staleMs } = lockTiming(opts);
   let release: () => Promise<void>;
   try {

@@ -7,7 +7,7 @@
 // Slot files are written atomically (temporary name, rename); every change happens under the
 // archive lock (withArchiveLock), as do cleanups. The decisions on a record are pure functions.
 import { hostname } from 'node:os';
-import { readFile, readdir, unlink, writeFile, mkdir, open } from 'node:fs/promises';
+import { readFile, readdir, unlink, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WalwaitError } from '../errors.js';
 import { LONG_PAGE_HEADER_SIZE } from '../wal/page-format.js';
@@ -15,6 +15,7 @@ import { segmentSizeInHeader } from '../wal/page-header.js';
 import { writeAtomically } from './atomic-file.js';
 import { classifyArchiveFile, heldBytes, newestPosition } from './cleanup-plan.js';
 import { STATE_DIR } from './lock.js';
+import { makeArchiveDirs, type ArchiveModes } from './modes.js';
 import { SLOT_NAME } from '../options/parsers.js';
 
 /** Hold names: letters, digits, _ . - (not starting with a dot), at most 63. */
@@ -133,9 +134,10 @@ export async function readSlots(archive: string): Promise<SlotState> {
   return state;
 }
 
-export async function writeSlot(archive: string, record: SlotRecord): Promise<void> {
-  await mkdir(slotsDir(archive), { recursive: true });
-  await writeAtomically(slotPath(archive, record.name), (tmp) => writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`));
+/** `modes`: the archive's (lib/archive/modes.ts); without them, the umask decides. */
+export async function writeSlot(archive: string, record: SlotRecord, modes?: ArchiveModes): Promise<void> {
+  await makeArchiveDirs(archive, [STATE_DIR, 'slots'], modes?.dir);
+  await writeAtomically(slotPath(archive, record.name), (tmp) => writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`), { mode: modes?.file });
 }
 
 /** Remove a file; false if it was not there. */
@@ -164,10 +166,10 @@ export async function readHolds(archive: string): Promise<HoldRecord[]> {
   return holds;
 }
 
-export async function writeHold(archive: string, name: string, now: Date): Promise<void> {
-  await mkdir(holdsDir(archive), { recursive: true });
+export async function writeHold(archive: string, name: string, now: Date, modes?: ArchiveModes): Promise<void> {
+  await makeArchiveDirs(archive, [STATE_DIR, 'holds'], modes?.dir);
   const rec: HoldRecord = { name, created: now.toISOString(), host: hostname(), pid: process.pid };
-  await writeAtomically(holdPath(archive, name), (tmp) => writeFile(tmp, `${JSON.stringify(rec)}\n`));
+  await writeAtomically(holdPath(archive, name), (tmp) => writeFile(tmp, `${JSON.stringify(rec)}\n`), { mode: modes?.file });
 }
 
 /**

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { isS3Url } from '../s3/location.js';
 import type { S3Options } from '../s3/settings.js';
 import { withArchiveLock } from './lock.js';
+import { archiveModesOf, type ArchiveModes } from './modes.js';
 import {
   holdPath,
   readHolds,
@@ -48,8 +49,13 @@ export interface ArchiveStore {
   close(): void;
 }
 
-/** An archive directory: the functions of slots.ts and lock.ts, as they were. */
-export function directoryStore(archive: string): ArchiveStore {
+/**
+ * An archive directory: the functions of slots.ts and lock.ts. What it writes gets the mode
+ * `archiveMode` (--archive-mode), else the one the archive directory's own mode calls for (modes.ts).
+ */
+export function directoryStore(archive: string, archiveMode?: number): ArchiveStore {
+  let modes: Promise<ArchiveModes> | undefined;
+  const modesOf = (): Promise<ArchiveModes> => (modes ??= archiveModesOf(archive, archiveMode));
   const present = (path: string): Promise<boolean> =>
     access(path).then(
       () => true,
@@ -63,8 +69,8 @@ export function directoryStore(archive: string): ArchiveStore {
     readHolds: () => readHolds(archive),
     hasSlot: (name) => present(slotPath(archive, name)),
     hasHold: (name) => present(holdPath(archive, name)),
-    writeSlot: (record) => writeSlot(archive, record),
-    writeHold: (name, now) => writeHold(archive, name, now),
+    writeSlot: async (record) => writeSlot(archive, record, await modesOf()),
+    writeHold: async (name, now) => writeHold(archive, name, now, await modesOf()),
     removeSlot: (name) => removeIfPresent(slotPath(archive, name)),
     removeHold: (name) => removeIfPresent(holdPath(archive, name)),
     removeFile: async (file) => {
@@ -77,14 +83,14 @@ export function directoryStore(archive: string): ArchiveStore {
       }
     },
     segmentSize: (files) => segmentSizeFromArchive(archive, files),
-    withLock: (fn) => withArchiveLock(archive, fn),
+    withLock: async (fn) => withArchiveLock(archive, fn, { dirMode: (await modesOf()).dir }),
     close: () => undefined,
   };
 }
 
 /** The store of `archive`: a directory, or an s3:// archive (its client loaded only then). */
-export async function openStore(archive: string, s3: S3Options): Promise<ArchiveStore> {
-  if (!isS3Url(archive)) return directoryStore(archive);
+export async function openStore(archive: string, s3: S3Options & { archiveMode?: number | undefined }): Promise<ArchiveStore> {
+  if (!isS3Url(archive)) return directoryStore(archive, s3.archiveMode);
   const { openS3Store } = await import('./s3-store.js');
   return openS3Store(archive, s3);
 }

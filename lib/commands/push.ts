@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { writeAtomically } from '../archive/atomic-file.js';
 import { compressFile, withDecompressedCopy, type Codec } from '../archive/codecs.js';
 import { withArchiveLock } from '../archive/lock.js';
+import { archiveModes } from '../archive/modes.js';
 import {
   RETRY_NOTE,
   Tap,
@@ -139,6 +140,9 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
       });
   if (archiveStat && !archiveStat.isDirectory())
     throw new WalwaitError('usage', `the archive ${archive} is not a directory`, 'point --archive at the archive directory');
+  // What the stored file (and .walwait/, if this push makes it) may be read by: --archive-mode,
+  // else the archive directory's group access (lib/archive/modes.ts), never PostgreSQL's umask.
+  const modes = archiveStat ? archiveModes(archiveStat.mode, opts.archiveMode) : undefined;
 
   let identity: ClusterIdentity = {};
   if (name.kind === 'segment') {
@@ -218,15 +222,20 @@ export async function push(opts: PushOptions, ctx: RunContext): Promise<number> 
               if (problem) throw refuse({ ...problem, header: tap.head() });
             }
           },
+          mode: modes?.file,
           beforeRename: () => throwIfAborted(ctx.signal),
           // The last look and the rename under the archive lock: of two pushers of one name, one wins.
           publish: (rename) =>
-            withArchiveLock(archive, async () => {
-              const now = await existingForms(archive, name);
-              if (now.length > 0) throw new AlreadyThere(now);
-              await rename();
-              await fsyncPath(archive);
-            }),
+            withArchiveLock(
+              archive,
+              async () => {
+                const now = await existingForms(archive, name);
+                if (now.length > 0) throw new AlreadyThere(now);
+                await rename();
+                await fsyncPath(archive);
+              },
+              { dirMode: modes?.dir },
+            ),
         },
       );
     } catch (err) {

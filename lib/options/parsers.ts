@@ -134,3 +134,46 @@ export const prefetchDepth: Parser<number | 'auto'> = (raw, source) => {
 
 /** As for replication slots. */
 export const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+
+/**
+ * An octal file mode (0640, 640 or 0o640) for what walwait writes into the archive: permission
+ * bits only, no x (directories get theirs from it: x where r is set), and read and write for the
+ * owner, who re-reads what it archived and creates files in the directories made from it. In
+ * walwait.json a string ("0640"): a JSON number would be read in decimal.
+ */
+export function fileMode(key: string): Parser<number> {
+  return (raw, source) => {
+    if (typeof raw === 'number') {
+      throw new WalwaitError(
+        'bad-config',
+        `${key} ${raw} from ${source} is a number, which JSON reads in decimal`,
+        `write the octal mode as a string: "${key}": "0640"`,
+      );
+    }
+    const value = text(raw, source, key).trim();
+    const m = /^(?:0o?)?([0-7]{3})$/i.exec(value);
+    if (!m) {
+      throw new WalwaitError(
+        'bad-config',
+        `${key} "${value}" from ${source} is not an octal file mode`,
+        `use three octal digits, e.g. --${key} 0640 (owner rw, group r) or 0600 (owner only)`,
+      );
+    }
+    const mode = Number.parseInt(m[1]!, 8);
+    if ((mode & 0o111) !== 0) {
+      throw new WalwaitError(
+        'bad-config',
+        `${key} "${value}" from ${source} makes archived files executable`,
+        `give the files' mode without x, e.g. --${key} 0${((mode & ~0o111) | 0o600).toString(8)} (directories get x where r is set)`,
+      );
+    }
+    if ((mode & 0o600) !== 0o600) {
+      throw new WalwaitError(
+        'bad-config',
+        `${key} "${value}" from ${source} does not let the owner read and write`,
+        `start it with 6 for the owner, e.g. --${key} 0${(mode | 0o600).toString(8)} (walwait re-reads what it archived and writes in its directories)`,
+      );
+    }
+    return mode;
+  };
+}

@@ -24,6 +24,7 @@ export const CONFIG_KEYS = [
   'mode',
   'standbyWait',
   'compress',
+  'archiveMode',
   'slot',
   'maxRetained',
   'prefetch',

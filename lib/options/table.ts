@@ -6,6 +6,7 @@
 import {
   archiveList,
   COMPRESSIONS,
+  fileMode,
   LOG_FORMATS,
   LOG_LEVELS,
   MODES,
@@ -46,6 +47,7 @@ export interface OptionValues {
   mode: Mode;
   standbyWait: number; // seconds
   compress: Compression;
+  archiveMode: number | undefined; // file mode of what push, cleanup and slot write into the archive; undefined = from the archive's own mode
   slot: string | undefined;
   maxRetained: number | undefined; // bytes
   prefetch: number | 'auto'; // segments staged ahead, 0 = off, auto = sized from the segment size and free space
@@ -281,6 +283,18 @@ export const OPTIONS: { [K in OptionKey]: OptionSpec<OptionValues[K]> } = {
     fallback: 'none',
     shownDefault: 'none',
     describe: 'store <name>.gz, .zst or .lz4 instead of the plain file',
+  },
+  archiveMode: {
+    env: 'WALWAIT_ARCHIVE_MODE',
+    config: true,
+    type: 'string',
+    commands: ['push', 'cleanup', 'slot'],
+    parse: fileMode('archive-mode'),
+    fallback: undefined,
+    valueName: 'MODE',
+    shownDefault: '0640 if the archive directory is group-readable (its directories 0750, 0770 if it is group-writable), else 0600',
+    describe:
+      'octal mode of the files written into the archive (WAL, slots, holds); the directories walwait creates (.walwait/) get x where r is set (0640 → 0750)',
   },
   slot: {
     env: 'WALWAIT_SLOT',

@@ -4,9 +4,10 @@
 // walwait restore decompresses (test/commands/restore.test.ts checks that without a server).
 import t, { type Test } from 'tap';
 import { forEachMajor } from '../harness/per-major.js';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, makeTempDir, shellQuote, waitUntil, walwaitBin } from '../harness/postgres.js';
+import { Cluster, exactEnvCommand, makeTempDir, runAs, shellQuote, waitUntil, walwaitBin } from '../harness/postgres.js';
 import { count, makeWalwaitStandby, startCaughtUp } from './kit.js';
 
 const PER_MAJOR_MS = 240_000;
@@ -95,4 +96,33 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
       await t.test(`a walwait standby replays every row from ${codec === 'none' ? 'this' : `the ${codec}`} archive`, replay);
     });
   }
+
+  // docs/archive-side.md, "Permissions": the archive chgrp'd to a group and made g+rxs. The server
+  // runs archive_command with its umask (0077), yet the files are 0640 and the group's, so another
+  // user of the group (numeric ids, set at spawn: no account is made) reads them.
+  const ra = runAs();
+  t.test(
+    'a group-readable setgid archive: files 0640 of its group under the server umask, readable by another user of the group',
+    { skip: ra ? false : 'needs root: the server runs as nobody and the reader as another user' },
+    async (t) => {
+      const GROUP = 64_600;
+      const READER = { uid: 64_601, gid: GROUP };
+      const { primary, archive } = await pushingPrimary(major, `push-group${major}`, 'none');
+      t.teardown(() => primary.stop('immediate'));
+      chownSync(archive, ra!.uid, GROUP);
+      chmodSync(archive, 0o2750);
+      const segment = await commitAndArchive(primary, archive, 50, 'none');
+      const st = statSync(join(archive, segment));
+      t.equal(`0${(st.mode & 0o777).toString(8)}`, '0640', 'group-readable, not the umask 0600');
+      t.equal(st.gid, GROUP, "the archive's group (setgid), not the server user's");
+      const [cmd, args] = exactEnvCommand(
+        process.execPath,
+        ['-e', 'process.stdout.write(String(require("fs").readFileSync(process.argv[1]).length))', join(archive, segment)],
+        { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      );
+      const read = spawnSync(cmd, args, { uid: READER.uid, gid: READER.gid, encoding: 'utf8' });
+      t.equal(read.status, 0, `read by another user of the group: ${read.stderr}`);
+      t.equal(read.stdout, String(st.size));
+    },
+  );
 });

@@ -45,6 +45,7 @@ t.test('the fast path reads restore and push lines exactly as yargs does', async
     ['push', `pg_wal/${SEG}`, SEG],
     ['push', '--compress', 'zstd', '-a', '/mnt/wal', `pg_wal/${SEG}`, SEG],
     ['-a', '/mnt/wal', 'push', 'pg_wal/00000002.history', '00000002.history', '--compress=lz4'],
+    ['push', '--archive-mode', '0640', '-a', '/mnt/wal', `pg_wal/${SEG}`, SEG],
   ];
   for (const argv of lines) t.same(parseHotArgv(argv), await viaYargs(argv), argv.join(' '));
 });

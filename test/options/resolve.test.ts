@@ -26,6 +26,7 @@ t.test('defaults', async (t) => {
     mode: 'auto',
     standbyWait: 1,
     compress: 'none',
+    archiveMode: undefined,
     slot: undefined,
     maxRetained: undefined,
     prefetch: 'auto',
@@ -126,6 +127,36 @@ t.test('prefetch: auto (the default) or a whole number of segments from 0 to 64'
     code: 'bad-config',
     message: /prefetch "1.5" from c.json is neither auto nor a whole number from 0 to 64/,
   });
+});
+
+t.test('archive-mode: an octal file mode, from a flag, WALWAIT_ARCHIVE_MODE or walwait.json', async (t) => {
+  const mode = (layers: Partial<Parameters<typeof resolveOptions>[0]>) => resolveOptions({ flags: {}, env: {}, cwd, ...layers }).archiveMode;
+  t.equal(mode({}), undefined, 'unset: from the archive directory (lib/archive/modes.ts)');
+  t.equal(mode({ flags: { archiveMode: '0640' } }), 0o640);
+  t.equal(mode({ flags: { archiveMode: '640' } }), 0o640);
+  t.equal(mode({ flags: { archiveMode: '0o660' } }), 0o660);
+  t.equal(mode({ env: { WALWAIT_ARCHIVE_MODE: '0600' } }), 0o600);
+  t.equal(mode({ config: { path: 'c.json', values: { archiveMode: '0644' } } }), 0o644);
+  t.equal(mode({ flags: { archiveMode: '0600' }, env: { WALWAIT_ARCHIVE_MODE: '0640' } }), 0o600, 'the flag first');
+  const bad = (layers: Partial<Parameters<typeof resolveOptions>[0]>, message: RegExp) =>
+    t.throws(() => mode(layers), { name: 'WalwaitError', code: 'bad-config', message }, String(message));
+  bad({ flags: { archiveMode: 'g+r' } }, /^archive-mode "g\+r" from --archive-mode is not an octal file mode$/);
+  bad({ flags: { archiveMode: '0648' } }, /is not an octal file mode/);
+  bad({ flags: { archiveMode: '02750' } }, /is not an octal file mode/);
+  bad({ env: { WALWAIT_ARCHIVE_MODE: '0750' } }, /^archive-mode "0750" from WALWAIT_ARCHIVE_MODE makes archived files executable$/);
+  bad({ flags: { archiveMode: '0440' } }, /^archive-mode "0440" from --archive-mode does not let the owner read and write$/);
+  bad({ config: { path: 'c.json', values: { archiveMode: 640 } } }, /^archive-mode 640 from c.json is a number, which JSON reads in decimal$/);
+  const hint = (raw: unknown): string | undefined => {
+    try {
+      mode({ flags: { archiveMode: raw } });
+    } catch (err) {
+      return (err as { hint?: string }).hint;
+    }
+    return undefined;
+  };
+  t.match(hint('0750'), /--archive-mode 0640 /, 'the fix: the mode without x');
+  t.match(hint('0440'), /--archive-mode 0640 /, 'the fix: rw for the owner');
+  t.match(hint('rw-r-----'), /e\.g\. --archive-mode 0640/);
 });
 
 t.test('an empty environment variable does not count', async (t) => {

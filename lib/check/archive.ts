@@ -1,14 +1,12 @@
 // Checks of the archive: it is there and readable (by this user and, judged from the mode bits,
 // by the server's user), and its newest segment comes from this cluster.
 import { readdir, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeFile } from '../sources/directory.js';
 import { splitCompressedName } from '../archive/codecs.js';
 import { describeError } from '../errors.js';
 import { describeConflict, timelineConflicts } from '../datadir/timeline-conflict.js';
 import { isArchiveUrl, isS3Url } from '../options/parsers.js';
-import type { WalSource } from '../sources/source.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, parseLongPageHeader } from '../wal/page-header.js';
 import { parseWalName, type WalName } from '../wal/names.js';
 import { blockedFor, currentAccount, sameAccount, serverAccount } from './access.js';
@@ -16,10 +14,7 @@ import { compressedHead } from './archive-head.js';
 import { fail, pass, warn, type CheckResult } from './result.js';
 import type { Setup } from './setup.js';
 
-/** How long `walwait check` waits for an upstream walwait serve to answer. */
-const PROBE_ANSWER_MS = 5000;
-
-export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
+export async function checkArchiveReadable(s: Setup): Promise<CheckResult | undefined> {
   const name = 'archive';
   if (!s.archive) {
     return fail(
@@ -36,12 +31,8 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
     const { checkS3Readable } = await import('./s3-archive.js');
     return checkS3Readable(s, newestSegment, meanwhile);
   }
-  if (isArchiveUrl(dir)) {
-    const problem = await probeUpstream(dir, s);
-    return problem === undefined
-      ? pass(name, `${where} answers (token accepted)`)
-      : fail(name, `${where} cannot be read: ${problem.message}${meanwhile}`, problem.fix);
-  }
+  // An upstream walwait serve: the upstream check probes it, with every other one (check/upstream.ts).
+  if (isArchiveUrl(dir)) return undefined;
   try {
     const st = await stat(dir);
     if (!st.isDirectory()) return fail(name, `${where} is not a directory`, '--archive must name the directory the primary archives into');
@@ -60,29 +51,6 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult> {
     const code = (err as NodeJS.ErrnoException).code;
     const fix = code === 'ENOENT' ? 'create it, mount it, or correct --archive' : 'let the user PostgreSQL runs as read it (permissions, mount)';
     return fail(name, `${where} cannot be read: ${describeError(err)}${meanwhile}`, fix);
-  }
-}
-
-/**
- * Ask an upstream walwait serve for 00000001.history, which never exists (timeline 1 has no
- * history): an answer means it is reachable, TLS is trusted and the token is accepted.
- */
-async function probeUpstream(url: string, s: Setup): Promise<{ message: string; fix: string } | undefined> {
-  const { openSources } = await import('../sources/open.js');
-  let source: WalSource & { close?: () => void };
-  try {
-    ({ source } = await openSources({ archives: [url], tokenFile: s.tokenFile?.value, tlsCa: s.tlsCa?.value }, tmpdir()));
-  } catch (err) {
-    return { message: describeError(err), fix: (err as { hint?: string }).hint ?? 'fix --token-file and --tls-ca in restore_command' };
-  }
-  try {
-    const found = await source.find('00000001.history', 0, { answerWithinMs: PROBE_ANSWER_MS });
-    if (found) await source.discard(found);
-    return undefined;
-  } catch (err) {
-    return { message: describeError(err), fix: (err as { hint?: string }).hint ?? 'start walwait serve, or correct --archive' };
-  } finally {
-    source.close?.();
   }
 }
 

@@ -7,7 +7,7 @@ import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.j
 import { signalledMode, type RecoveryMode } from '../datadir/server.js';
 import { readServerSetting } from '../datadir/settings.js';
 import { describeError } from '../errors.js';
-import { isArchiveUrl, MODES, type Mode } from '../options/parsers.js';
+import { isArchiveUrl, isServeUrl, MODES, type Mode } from '../options/parsers.js';
 import { loadConfigFile, type CommonOptions } from '../options/resolve.js';
 import { parseWalwaitCommand, type WalwaitCommand } from '../datadir/restore-command.js';
 
@@ -26,6 +26,8 @@ export interface Setup {
   /** The walwait invocation in restore_command, if any. */
   walwait: WalwaitCommand | undefined;
   archive: Sourced<string> | undefined;
+  /** Every upstream walwait serve URL among the archives (from where the archive comes from), in order: each is probed. */
+  upstreams: Sourced<string>[];
   trigger: Sourced<string> | undefined;
   /** For an archive URL: the token and CA files the restore command reads. */
   tokenFile: Sourced<string> | undefined;
@@ -46,7 +48,7 @@ const S3_KEYS: readonly S3Key[] = ['s3Endpoint', 's3Region', 's3UriStyle', 's3Ca
 
 export async function readSetup(
   dataDir: string,
-  opts: Pick<CommonOptions, 'archive' | 'trigger' | 'mode'> & Partial<Pick<CommonOptions, 'tokenFile' | 'tlsCa' | S3Key>>,
+  opts: Pick<CommonOptions, 'archive' | 'trigger' | 'mode'> & Partial<Pick<CommonOptions, 'archives' | 'tokenFile' | 'tlsCa' | S3Key>>,
 ): Promise<Setup> {
   let identity: ClusterIdentity = {};
   let identityError: string | undefined;
@@ -81,6 +83,19 @@ export async function readSetup(
     return fromOptions ? { value: fromOptions, from: OPTIONS_SOURCE } : undefined;
   };
 
+  // Every archive of the layer the first one comes from (restore_command, its --config, this command's options).
+  const configArchives =
+    typeof config.archive === 'string'
+      ? [config.archive]
+      : Array.isArray(config.archive)
+        ? config.archive.filter((a): a is string => typeof a === 'string')
+        : [];
+  const archives: Sourced<string>[] = walwait?.archives.length
+    ? walwait.archives.map((value) => ({ value, from: 'restore_command' }))
+    : configArchives.length
+      ? configArchives.map((value) => ({ value, from: configPath }))
+      : (opts.archives ?? (opts.archive ? [opts.archive] : [])).map((value) => ({ value, from: OPTIONS_SOURCE }));
+
   let mode: Sourced<Mode> = { value: opts.mode, from: OPTIONS_SOURCE };
   const rawMode = walwait?.mode ?? (typeof config.mode === 'string' ? config.mode : undefined);
   if (rawMode !== undefined) {
@@ -97,6 +112,7 @@ export async function readSetup(
     restoreCommand,
     walwait,
     archive: pick('archive'),
+    upstreams: archives.filter((a) => isServeUrl(a.value)),
     trigger: pick('trigger'),
     tokenFile: pick('tokenFile'),
     tlsCa: pick('tlsCa'),
@@ -105,6 +121,9 @@ export async function readSetup(
     effectiveMode,
     problems,
   };
+  // The first archive is always among them (a list in walwait.json that pick() does not take).
+  if (setup.archive && isServeUrl(setup.archive.value) && !setup.upstreams.some((u) => u.value === setup.archive?.value))
+    setup.upstreams.unshift(setup.archive);
   if (identityError !== undefined) setup.identityError = identityError;
   return setup;
 }

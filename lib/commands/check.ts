@@ -10,6 +10,7 @@ import { checkDataDirectory, checkPrefetch, checkRestoreCommand, checkSignalFile
 import { exitStatusOf, formatResults, resultsJson, type CheckResult } from '../check/result.js';
 import { closeS3Probe } from '../check/s3-archive.js';
 import { readSetup, type Setup } from '../check/setup.js';
+import { checkUpstreams } from '../check/upstream.js';
 import { checkRecoveryEndCommand, checkTriggerAbsent, checkTriggerDirectory } from '../check/trigger.js';
 import type { CommonOptions } from '../options/resolve.js';
 import type { CommandMain, RunContext } from '../run-context.js';
@@ -37,6 +38,7 @@ async function checksOf(setup: Setup, opts: CheckOptions): Promise<CheckResult[]
     checkRestoreCommand(setup),
     checkPrefetch(setup),
     await checkArchiveReadable(setup),
+    ...(await checkUpstreams(setup)),
     await checkNewestSegment(setup),
     await checkTimelineConflicts(setup),
     checkTriggerDirectory(setup),

@@ -89,7 +89,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     summary: 'what the archive holds (timelines, gaps, slots) and what the standby restored; --json, --prometheus FILE',
     positionals: [],
     family: 'restore',
-    archive: 'one-directory',
+    archive: 'any', // one archive, plus walwait serve URLs it probes (checked by status itself)
     watchesParent: 'always',
     load: async () => (await import('./status.js')).main,
   },

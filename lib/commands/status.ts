@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { writeAtomically } from '../archive/atomic-file.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { WalwaitError, describeError } from '../errors.js';
+import { isServeUrl } from '../options/parsers.js';
 import type { CommonOptions } from '../options/resolve.js';
 import { renderJson, renderPrometheus, renderText } from '../status/render.js';
 import { statusReport } from '../status/report.js';
@@ -34,8 +35,20 @@ export async function status(opts: StatusOptions, ctx: RunContext): Promise<numb
   } else if (isDataDirectory(process.cwd())) dataDir = process.cwd();
   // Without --archive/--trigger (or WALWAIT_*, walwait.json): what the standby's restore_command names.
   const fromServer = dataDir ? restoreCommandPaths(dataDir) : {};
-  const archivePath = opts.archive ?? fromServer.archive;
-  if (!archivePath && !dataDir) {
+  // The archive is listed; every walwait serve URL (-a, else restore_command's) is probed.
+  const given = opts.archives.filter((a) => !isServeUrl(a));
+  if (given.length > 1)
+    throw new WalwaitError(
+      'usage',
+      `walwait status takes one archive, not ${given.length}`,
+      'pass --archive DIR (or s3://BUCKET/PREFIX) once; walwait serve URLs may be added',
+    );
+  const ownArchive = opts.archives.length > 0;
+  const archivePath = ownArchive ? given[0] : fromServer.archive;
+  const upstreams = ownArchive
+    ? opts.archives.filter(isServeUrl).map((url) => ({ url, from: 'options' }))
+    : (fromServer.upstreams ?? []).map((url) => ({ url, from: 'restore_command' }));
+  if (!archivePath && !dataDir && upstreams.length === 0) {
     throw new WalwaitError(
       'usage',
       'no archive directory given and the working directory is not a data directory',
@@ -53,7 +66,16 @@ export async function status(opts: StatusOptions, ctx: RunContext): Promise<numb
   // is its, over this command's own (flags, WALWAIT_S3_*, walwait.json); credentials from here.
   const own = { s3Endpoint: opts.s3Endpoint, s3Region: opts.s3Region, s3UriStyle: opts.s3UriStyle, s3Ca: opts.s3Ca };
   const s3 = opts.archive ? own : { ...own, ...fromServer.s3 };
-  const report = await statusReport(archivePath, opts.archive ? 'options' : 'restore_command', standby, now, s3);
+  const report = await statusReport(archivePath, ownArchive ? 'options' : 'restore_command', standby, now, s3);
+  if (upstreams.length) {
+    const { probeUpstreams } = await import('../status/upstream.js');
+    // restore_command's --token-file and --tls-ca for its upstreams, over this command's own (as for --s3-*);
+    // for URLs given here, this command's own (WALWAIT_TOKEN_FILE, WALWAIT_TLS_CA, walwait.json), else restore_command's.
+    const settings = ownArchive
+      ? { tokenFile: opts.tokenFile ?? fromServer.tokenFile, tlsCa: opts.tlsCa ?? fromServer.tlsCa }
+      : { tokenFile: fromServer.tokenFile ?? opts.tokenFile, tlsCa: fromServer.tlsCa ?? opts.tlsCa };
+    report.upstreams = await probeUpstreams(upstreams, { tokenFile: settings.tokenFile, tlsCa: settings.tlsCa });
+  }
   if (opts.prometheus !== undefined) {
     const file = resolve(opts.prometheus);
     await writeAtomically(file, (tmp) => writeFile(tmp, renderPrometheus(report), { mode: 0o644 })).catch((err: unknown) => {

@@ -34,6 +34,8 @@ export interface WalwaitCommand {
   /** The walwait subcommand: restore (also the default), pg_standby, promote, ... */
   subcommand: string;
   archive?: string;
+  /** Every --archive, in order (the restore command tries them in turn); archive is the first. */
+  archives: string[];
   trigger?: string;
   mode?: string;
   config?: string;
@@ -66,11 +68,12 @@ export function parseWalwaitCommand(line: string): WalwaitCommand | undefined {
   const end = args.findIndex((w) => /^(;|&&|\|\||\||&)$/.test(w));
   if (end >= 0) args = args.slice(0, end);
   const subcommand = SUBCOMMANDS.has(args[0] ?? '') ? (args.shift() as string) : 'restore';
-  const cmd: WalwaitCommand = { program, subcommand, clear: false, hasPlaceholders: args.includes('%f') && args.includes('%p') };
+  const cmd: WalwaitCommand = { program, subcommand, archives: [], clear: false, hasPlaceholders: args.includes('%f') && args.includes('%p') };
   if (subcommand === 'pg_standby') {
     try {
       const mapped = mapPgStandbyArgs(args);
       cmd.archive = mapped.flags.archive;
+      if (cmd.archive !== undefined) cmd.archives = [cmd.archive];
       if (mapped.flags.trigger !== undefined) cmd.trigger = mapped.flags.trigger;
     } catch (err) {
       cmd.problem = describeError(err);
@@ -84,8 +87,9 @@ export function parseWalwaitCommand(line: string): WalwaitCommand | undefined {
     const [flag, inline] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
     const key = optionForFlag(flag.replace(/^--?/, ''));
     if (key === 'clear') cmd.clear = true;
-    if (!key || OPTIONS[key].type !== 'string') continue;
+    if (!key || OPTIONS[key].type === 'boolean') continue;
     const value = inline ?? (OPTIONS[key].optionalValue !== undefined && args[i + 1]?.startsWith('-') ? '' : (args[++i] ?? ''));
+    if (key === 'archive') cmd.archives.push(value);
     if (READ.has(key) && !(key === 'archive' && cmd.archive !== undefined)) cmd[key as 'archive'] = value;
   }
   return cmd;

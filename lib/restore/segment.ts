@@ -1,12 +1,14 @@
 // One look for the wanted segment: serve it if it is complete and ours, otherwise decide
 // between waiting and ending the wait (trigger, --max-wait, SIGUSR1, standby mode's short wait).
+import { watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
 import { SizeMismatchError } from '../archive/atomic-file.js';
 import type { StoredFile, WalSource } from '../sources/source.js';
 import { readClusterIdentity, type ClusterIdentity } from '../datadir/identity.js';
 import { requestPromotion, type RecoveryMode } from '../datadir/server.js';
 import { prefetchStallsReplay } from '../datadir/settings.js';
 import { recordState } from '../datadir/state.js';
-import { EXIT } from '../errors.js';
+import { EXIT, Interrupted } from '../errors.js';
 import { isoTime } from '../iso-time.js';
 import { RateLimitedLog, type Log } from '../log.js';
 import { readTrigger, staleReason, type Trigger, type TriggerMode } from '../trigger.js';
@@ -44,6 +46,8 @@ export interface SegmentRequest {
 const STILL_WAITING_FIRST_MS = 60_000;
 const REPEAT_LOG_MS = 5 * 60_000;
 const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
+/** While a long poll is held, the trigger file is looked at this often (besides its directory's watch). */
+const TRIGGER_LOOK_MS = 500;
 /** Standby mode: a long poll ends this long before the deadline, so its answer arrives in time. */
 const ANSWER_MARGIN_MS = 250;
 
@@ -103,6 +107,47 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     return trigger;
   };
 
+  /**
+   * While find() long-polls: aborted at SIGUSR1, or when a fast trigger appears (seen by a watch on
+   * the trigger's directory, and by a look every TRIGGER_LOOK_MS where no event comes, e.g. NFS).
+   */
+  const failoverDuringFind = (): { signal: AbortSignal; stop: () => void } => {
+    const abort = new AbortController();
+    const onSignal = (): void => abort.abort(new Error('SIGUSR1'));
+    req.failover?.addEventListener('abort', onSignal, { once: true });
+    if (req.failover?.aborted) onSignal(); // came since the step's first look
+    let looking = false;
+    const look = async (): Promise<void> => {
+      if (looking || abort.signal.aborted) return;
+      looking = true;
+      try {
+        if ((await currentTrigger())?.mode === 'fast') abort.abort(new Error('fast trigger'));
+      } catch {
+        // An unreadable trigger says nothing: the next look, or the end of the poll, tells.
+      } finally {
+        looking = false;
+      }
+    };
+    const timer = req.trigger ? setInterval(() => void look(), TRIGGER_LOOK_MS) : undefined;
+    let watcher: FSWatcher | undefined;
+    if (req.trigger) {
+      try {
+        watcher = watch(dirname(req.trigger), { persistent: false }, () => void look());
+        watcher.on('error', () => watcher?.close());
+      } catch {
+        // No such directory (yet): the timed look covers it.
+      }
+    }
+    return {
+      signal: abort.signal,
+      stop: () => {
+        req.failover?.removeEventListener('abort', onSignal);
+        clearInterval(timer);
+        watcher?.close();
+      },
+    };
+  };
+
   /** What is wrong with a found file before restoring it, as far as its size and first bytes tell. */
   const problemBeforeRestore = (stored: StoredFile): SegmentProblem | undefined => {
     if (stored.problem) return stored.problem;
@@ -121,12 +166,24 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
     if (trigger?.mode === 'fast') return endRecovery('fast', `fast trigger ${req.trigger} found, not waiting for ${name.name}`);
 
     const pollFor = longPollMs(req.pollMs, req.standbyWait);
-    // Standby mode: an upstream that does not answer by the deadline is a fault (answered "not found").
-    const stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE, {
-      waitMs: pollFor,
-      check: problemBeforeRestore,
-      answerWithinMs: req.standbyWait?.remaining(),
-    });
+    // A long poll (walwait serve) is ended by SIGUSR1 or a fast trigger, not held to its end.
+    const failover = req.archive.longPolls && pollFor > 0 ? failoverDuringFind() : undefined;
+    let stored: StoredFile | undefined;
+    try {
+      // Standby mode: an upstream that does not answer by the deadline is a fault (answered "not found").
+      stored = await req.archive.find(name.name, LONG_PAGE_HEADER_SIZE, {
+        waitMs: pollFor,
+        check: problemBeforeRestore,
+        answerWithinMs: req.standbyWait?.remaining(),
+        ...(failover ? { signal: failover.signal } : {}),
+      });
+    } catch (err) {
+      if (err instanceof Interrupted || !failover?.signal.aborted) throw err;
+      if (req.failover?.aborted) return endRecovery('fast', `SIGUSR1 received (fast failover) while waiting for ${name.name}`);
+      return endRecovery('fast', `fast trigger ${req.trigger} found, not waiting for ${name.name}`);
+    } finally {
+      failover?.stop();
+    }
     let problem = stored ? problemBeforeRestore(stored) : undefined;
     if (stored && problem) await req.archive.discard(stored);
     if (stored && !problem) {

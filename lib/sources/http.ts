@@ -68,6 +68,13 @@ interface Rejected {
 
 const EMPTY = Buffer.alloc(0);
 
+/** What an upstream's GET /status says of its archive (null: no archive, or not said). */
+export interface UpstreamStatus {
+  newestSegment: string | null;
+  newestTimeline: number | null;
+  walFiles: number | null;
+}
+
 export function isHttpUrl(value: string): boolean {
   return /^https?:\/\//i.test(value);
 }
@@ -160,7 +167,7 @@ export class HttpSource implements WalSource {
   }
 
   private where(name: string): string {
-    return `${this.shown}/wal/${name}`;
+    return name === 'status' ? `${this.shown}/status` : `${this.shown}/wal/${name}`;
   }
 
   private signals(signal: AbortSignal | undefined): AbortSignal | undefined {
@@ -183,21 +190,66 @@ export class HttpSource implements WalSource {
     }
   }
 
+  /**
+   * GET /status (the upstream's `walwait status --json` of its archive): what `walwait check` and
+   * `walwait status` probe, needing the token as every WAL request does. Its failures are find()'s:
+   * an UpstreamError naming the problem (refused, timeout, TLS, token, 5xx, not walwait serve), with a hint.
+   */
+  async serverStatus(answerWithinMs: number, signal?: AbortSignal): Promise<UpstreamStatus> {
+    const url = new URL(this.base.href);
+    url.pathname = `${url.pathname.replace(/\/+$/, '')}/status`;
+    url.search = '';
+    url.hash = '';
+    const res = await this.requestUrl('GET', url, 'status', 0, signal, answerWithinMs, 'application/json');
+    if (res.statusCode !== 200) throw await this.refusal(res, 'status');
+    let body = '';
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) body += chunk.toString('utf8');
+    } catch (err) {
+      throw this.failure(err, 'status');
+    }
+    let report: { version?: unknown; archive?: { newestSegment?: unknown; newestTimeline?: unknown; files?: { walFiles?: unknown } } | null };
+    try {
+      report = JSON.parse(body) as typeof report;
+    } catch {
+      report = {};
+    }
+    if (report?.version !== 1 || report.archive === undefined)
+      throw new UpstreamError('EPROTO', `${this.where('status')} did not answer walwait status's JSON`, "check the URL in --archive: walwait serve's address");
+    const a = report.archive;
+    return {
+      newestSegment: typeof a?.newestSegment === 'string' ? a.newestSegment : null,
+      newestTimeline: typeof a?.newestTimeline === 'number' ? a.newestTimeline : null,
+      walFiles: typeof a?.files?.walFiles === 'number' ? a.files.walFiles : null,
+    };
+  }
+
   /** The response (headers received); its body is the caller's to consume. */
-  private async request(
+  private request(
     method: 'GET' | 'HEAD',
     name: string,
     waitS: number,
     signal: AbortSignal | undefined,
     answerWithinMs = Infinity,
   ): Promise<http.IncomingMessage> {
-    const url = this.urlFor(name, waitS);
+    return this.requestUrl(method, this.urlFor(name, waitS), name, waitS, signal, answerWithinMs);
+  }
+
+  private async requestUrl(
+    method: 'GET' | 'HEAD',
+    url: URL,
+    name: string,
+    waitS: number,
+    signal: AbortSignal | undefined,
+    answerWithinMs = Infinity,
+    accept = 'application/octet-stream',
+  ): Promise<http.IncomingMessage> {
     const abort = this.signals(signal);
     const makeRequest = (): http.ClientRequest =>
       (this.isHttps() ? https : http).request(url, {
         method,
         agent: this.agent,
-        headers: { authorization: `Bearer ${this.token}`, accept: 'application/octet-stream', 'user-agent': 'walwait' },
+        headers: { authorization: `Bearer ${this.token}`, accept, 'user-agent': 'walwait' },
         ...(abort ? { signal: abort } : {}),
       });
     const headersMs = Math.min(waitS * 1000 + HEADERS_GRACE_MS, answerWithinMs);

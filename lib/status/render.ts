@@ -54,12 +54,23 @@
 //     "lag": null | { "newestArchived": "…", "segments": 3, "bytes": 50331648 },  // null without an archive or a restored segment
 //     "prefetch": null | { "dir": "…/pg_wal/walwait-prefetch", "staged": ["…"], "workerRunning": true,
 //                          "current": true }   // false: the spool is from an earlier run of the server
-//   }
+//   },
+//   "upstreams": [{                              // only when an --archive (or restore_command's) is a walwait serve URL
+//     "url": "https://archive-host:8432", "from": "restore_command" | "options",
+//     "tls": null | "system" | { "ca": "/etc/walwait/ca.crt" },   // null: http://
+//     "reachable": true, "tokenAccepted": true | false | null, "tlsVerified": true | false | null,   // null: not known
+//     "newestSegment": "000000010000000000000012" | null,   // the newest segment of the archive it serves (its GET /status)
+//     "ms": 12 | null,
+//     "problem": null | { "kind": "connection refused" | "timeout" | "host not found" | "token refused" | "TLS error"
+//                                 | "server error" | "not walwait serve" | "bad settings" | "unreachable",
+//                         "message": "…", "fix": "…" }
+//   }]
 // }
 import type { HoldRecord, SlotsAndHolds } from '../archive/slots.js';
 import { formatBytes, segmentsPerLog } from '../wal/names.js';
 import type { ArchiveSummary, TimelineSummary } from './archive-scan.js';
 import type { StandbyView } from './standby-view.js';
+import { describeUpstream, type UpstreamProbe } from './upstream.js';
 
 export interface ArchiveView extends ArchiveSummary, SlotsAndHolds {
   path: string;
@@ -73,6 +84,8 @@ export interface StatusReport {
   archiveError: { path: string; message: string } | null;
   archive: ArchiveView | null;
   standby: StandbyView | null;
+  /** The upstream walwait serve URLs probed (walwait status only, and only when there are some). */
+  upstreams?: UpstreamProbe[];
 }
 
 /** The JSON document, with a stable key order. */
@@ -93,7 +106,8 @@ export function renderJson(r: StatusReport): string {
     brokenSlotFiles: a.brokenSlotFiles,
     problems: a.problems,
   };
-  return `${JSON.stringify({ version: r.version, generatedAt: r.generatedAt, archiveError: r.archiveError, archive, standby: r.standby }, null, 2)}\n`;
+  const upstreams = r.upstreams?.length ? { upstreams: r.upstreams } : {};
+  return `${JSON.stringify({ version: r.version, generatedAt: r.generatedAt, archiveError: r.archiveError, archive, standby: r.standby, ...upstreams }, null, 2)}\n`;
 }
 
 // ---- text ------------------------------------------------------------------------------------
@@ -221,9 +235,22 @@ function standbyText(s: StandbyView): string[] {
   return [`Standby    ${s.dataDir}: PostgreSQL ${s.major ?? '?'}, ${mode}, ${server}`, ...table(rows)];
 }
 
+/** One line per upstream walwait serve (lib/status/upstream.ts says it as walwait check does). */
+function upstreamText(probes: readonly UpstreamProbe[]): string[] {
+  return [
+    'Upstreams',
+    ...probes.flatMap((p) => {
+      const line = describeUpstream(p);
+      const from = p.from === 'restore_command' ? " (from the standby's restore_command)" : '';
+      return line.ok ? [`  ${p.url}${from}: ${line.message}`] : [`  ${p.url}${from}: FAILING: ${line.message}`, `    fix: ${line.fix}`];
+    }),
+  ];
+}
+
 export function renderText(r: StatusReport): string {
   const unreadable = r.archiveError ? [`Archive    ${r.archiveError.path}: CANNOT BE READ: ${r.archiveError.message}`] : [];
-  return `${[...unreadable, ...(r.archive ? archiveText(r.archive) : []), ...(r.standby ? standbyText(r.standby) : [])].join('\n')}\n`;
+  const upstreams = r.upstreams?.length ? upstreamText(r.upstreams) : [];
+  return `${[...unreadable, ...(r.archive ? archiveText(r.archive) : []), ...upstreams, ...(r.standby ? standbyText(r.standby) : [])].join('\n')}\n`;
 }
 
 // ---- Prometheus text exposition format (node_exporter's textfile collector) -------------------
@@ -306,6 +333,14 @@ export function renderPrometheus(r: StatusReport): string {
       ...family('hold_active', 'Holds in place; while above 0 walwait cleanup removes nothing.', one(a.holds.length)),
     );
   }
+  const u = r.upstreams ?? [];
+  out.push(
+    ...family(
+      'upstream_up',
+      '1 if the upstream walwait serve answered with the token accepted (and TLS verified), per URL.',
+      u.map((p) => ({ labels: { url: p.url }, value: p.problem ? 0 : 1 })),
+    ),
+  );
   const s = r.standby;
   if (s) {
     const segSize = s.segSize ?? a?.segSize;

@@ -14,7 +14,7 @@ import { isAlive } from '../parent.js';
 import { parseWalwaitCommand } from '../datadir/restore-command.js';
 import { readServerSetting } from '../datadir/settings.js';
 import { timelineConflicts, type TimelineConflict } from '../datadir/timeline-conflict.js';
-import { isArchiveUrl, isS3Url } from '../options/parsers.js';
+import { isS3Url, isServeUrl } from '../options/parsers.js';
 import { S3_URI_STYLES, type S3UriStyle } from '../s3/location.js';
 import type { S3Options } from '../s3/settings.js';
 import { STATE_FILE, readState, type ArchiveFault, type RestoreState } from '../datadir/state.js';
@@ -33,6 +33,10 @@ export interface RestoreCommandPaths {
   archive?: string;
   trigger?: string;
   s3?: S3Options;
+  /** Every upstream walwait serve URL among its --archive (absent when none); the token and CA files it reads (absent when not given). */
+  upstreams?: string[];
+  tokenFile?: string;
+  tlsCa?: string;
 }
 
 /**
@@ -43,16 +47,22 @@ export interface RestoreCommandPaths {
 export function walwaitPathsFrom(restoreCommand: string, dataDir: string): RestoreCommandPaths {
   const cmd = parseWalwaitCommand(restoreCommand);
   const out: RestoreCommandPaths = {};
-  if (cmd?.archive && isS3Url(cmd.archive)) {
-    out.archive = cmd.archive;
+  // The archive shown is the first that is not a walwait serve URL (those are probed: upstreams).
+  const archive = cmd?.archives.find((a) => !isServeUrl(a));
+  if (cmd && archive && isS3Url(archive)) {
+    out.archive = archive;
     const s3: S3Options = {};
     if (cmd.s3Endpoint) s3.s3Endpoint = cmd.s3Endpoint;
     if (cmd.s3Region) s3.s3Region = cmd.s3Region;
     if (cmd.s3UriStyle && (S3_URI_STYLES as readonly string[]).includes(cmd.s3UriStyle)) s3.s3UriStyle = cmd.s3UriStyle as S3UriStyle;
     if (cmd.s3Ca) s3.s3Ca = resolve(dataDir, cmd.s3Ca);
     out.s3 = s3;
-  } else if (cmd?.archive && !isArchiveUrl(cmd.archive)) out.archive = resolve(dataDir, cmd.archive); // a walwait serve URL: no directory to show
+  } else if (archive) out.archive = resolve(dataDir, archive);
   if (cmd?.trigger) out.trigger = resolve(dataDir, cmd.trigger);
+  const upstreams = cmd?.archives.filter(isServeUrl) ?? [];
+  if (upstreams.length) out.upstreams = upstreams;
+  if (cmd?.tokenFile) out.tokenFile = resolve(dataDir, cmd.tokenFile);
+  if (cmd?.tlsCa) out.tlsCa = resolve(dataDir, cmd.tlsCa);
   return out;
 }
 

@@ -5,6 +5,11 @@ import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runWalwait } from '../harness/walwait-process.js';
 import { SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { freePort } from '../harness/fake-serve.js';
+import { runServe } from '../harness/serve-run.js';
+import { makeTestPki } from '../harness/tls.js';
 
 t.setTimeout(120_000);
 
@@ -112,4 +117,105 @@ t.test('--primary that cannot be reached is a failed check; a bad flag is a usag
   t.match(r.stdout, /^FAIL {2}primary: cannot query the primary .*ENOENT/m);
   const bad = await s.check('--no-such-flag');
   t.equal(bad.code, 200, 'usage errors keep their exit status');
+});
+
+/** A plain HTTP server on 127.0.0.1 (a port of its own); its URL. */
+async function listenOn(server: HttpServer | NetServer): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+t.test('every upstream walwait serve is probed, one line each: answering, refused, token refused, 5xx, silent', async (t) => {
+  const s = standby();
+  const tokenFile = join(s.root, 'token');
+  writeFileSync(tokenFile, 'the-right-token\n', { mode: 0o600 });
+  writeFileSync(join(s.root, 'other-token'), 'another-token\n', { mode: 0o600 });
+  const good = await runServe(t, { archive: s.archive, tokenFile, cwd: s.root });
+  const otherToken = await runServe(t, { archive: s.archive, tokenFile: join(s.root, 'other-token'), cwd: s.root });
+  const failing = createHttpServer((_req, res) => void res.writeHead(503, { 'Retry-After': '1' }).end('overloaded\n'));
+  const held: Socket[] = [];
+  const silent = createNetServer((socket) => void held.push(socket)); // accepts, never answers
+  const failingUrl = await listenOn(failing);
+  const silentUrl = await listenOn(silent);
+  t.teardown(() => {
+    for (const socket of held) socket.destroy();
+    failing.close();
+    silent.close();
+  });
+  const refusedUrl = `http://127.0.0.1:${await freePort()}`;
+  const urls = [good.url, refusedUrl, otherToken.url, failingUrl, silentUrl];
+  writeFileSync(join(s.data, 'postgresql.conf'), GOOD_CONF.replace('--archive ../archive', `${urls.map((u) => `-a ${u}`).join(' ')} --token-file ../token`));
+  const r = await s.check();
+  t.comment(`walwait check took ${r.ms.toFixed(0)} ms (the silent upstream: up to its 5 s)`);
+  t.equal(r.code, 1, 'a failing upstream fails the check');
+  const upstream = r.stdout.split('\n').filter((l) => /^[A-Z]{4} {2}upstream: /.test(l));
+  t.same(
+    upstream.map((l) => /upstream: (\S+)/.exec(l)?.[1]),
+    urls,
+    'one line per upstream, in the order restore_command names them',
+  );
+  t.notMatch(r.stdout, /^[A-Z]{4} {2}archive: /m, 'the first archive is an upstream: no separate archive line');
+  const from = '\\(from restore_command\\)';
+  t.match(
+    r.stdout,
+    new RegExp(
+      `^PASS {2}upstream: ${esc(good.url)} ${from}: reachable, token accepted, plain HTTP \\(no TLS.*\\), newest segment ${SEGMENT} \\(answered in \\d+ ms\\)$`,
+      'm',
+    ),
+  );
+  t.match(
+    r.stdout,
+    new RegExp(
+      `^FAIL {2}upstream: ${esc(refusedUrl)} ${from}: connection refused: cannot fetch ${esc(refusedUrl)}/status: .*ECONNREFUSED.*\\n {2}fix: start walwait serve`,
+      'm',
+    ),
+  );
+  t.match(
+    r.stdout,
+    new RegExp(
+      `^FAIL {2}upstream: ${esc(otherToken.url)} ${from}: token refused: the token was refused by ${esc(otherToken.url)} \\(HTTP 401\\)\\n {2}fix: put the token`,
+      'm',
+    ),
+  );
+  t.match(
+    r.stdout,
+    new RegExp(`^FAIL {2}upstream: ${esc(failingUrl)} ${from}: server error: .*answered HTTP 503.*\\n {2}fix: walwait serve is overloaded`, 'm'),
+  );
+  t.match(r.stdout, new RegExp(`^FAIL {2}upstream: ${esc(silentUrl)} ${from}: timeout: cannot fetch .*: no answer within 5\\.0 s\\n {2}fix: `, 'm'));
+  t.notMatch(r.stdout + r.stderr, 'the-right-token', 'the token is never printed');
+});
+
+t.test('https upstreams: TLS verified against --tls-ca; without it, a TLS error and its fix', async (t) => {
+  const pki = makeTestPki();
+  t.teardown(() => pki.remove());
+  const s = standby();
+  const tokenFile = join(s.root, 'token');
+  writeFileSync(tokenFile, 'the-right-token\n', { mode: 0o600 });
+  const serve = await runServe(t, { archive: s.archive, tokenFile, cwd: s.root, args: ['--tls-cert', pki.cert, '--tls-key', pki.key] });
+  t.match(serve.url, /^https:/);
+  const conf = (extra: string): void =>
+    writeFileSync(join(s.data, 'postgresql.conf'), GOOD_CONF.replace('--archive ../archive', `-a ../archive -a ${serve.url} --token-file ../token${extra}`));
+  conf(` --tls-ca ${pki.caCert}`);
+  const trusted = await s.check();
+  t.equal(trusted.code, 0, trusted.stdout);
+  t.match(trusted.stdout, /^PASS {2}archive: .*archive \(from restore_command\) is readable/m, 'the directory first: its own line');
+  t.match(
+    trusted.stdout,
+    new RegExp(
+      `^PASS {2}upstream: ${esc(serve.url)} \\(from restore_command\\): reachable, token accepted, TLS verified against --tls-ca ${esc(pki.caCert)}, newest segment ${SEGMENT}`,
+      'm',
+    ),
+  );
+  conf('');
+  const untrusted = await s.check();
+  t.equal(untrusted.code, 1);
+  t.match(
+    untrusted.stdout,
+    new RegExp(
+      `^FAIL {2}upstream: ${esc(serve.url)} \\(from restore_command\\): TLS error: TLS with ${esc(serve.url)} failed, its certificate is not trusted: .*\\n {2}fix: pass the CA that signed walwait serve's certificate with --tls-ca FILE`,
+      'm',
+    ),
+  );
 });

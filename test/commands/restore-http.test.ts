@@ -9,6 +9,7 @@ import { compressFile, CODECS, CODEC_EXTENSION } from '../../lib/archive/codecs.
 import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes } from '../harness/fake-datadir.js';
 import { fakeServe, freePort, type FakeServe } from '../harness/fake-serve.js';
 import { makeTestPki } from '../harness/tls.js';
+import { runServe } from '../harness/serve-run.js';
 import { runWalwait } from '../harness/walwait-process.js';
 
 t.setTimeout(180_000);
@@ -323,7 +324,6 @@ t.test('commands that need the archive directory refuse a URL with a one-line er
     ['push', 'pg_wal/x', SEGMENT, '-a', s.serve.url],
     ['cleanup', SEGMENT, '-a', s.serve.url],
     ['slot', 'list', '-a', s.serve.url],
-    ['status', '-a', s.serve.url],
   ];
   for (const args of cases) {
     const r = await runWalwait(args, { cwd: s.data }).done;
@@ -338,3 +338,34 @@ t.test('commands that need the archive directory refuse a URL with a one-line er
   const two = await runWalwait(['cleanup', SEGMENT, '-a', s.archive, '-a', s.root], { cwd: s.data }).done;
   t.match(two.stderr, /takes one --archive, not 2/);
 });
+
+// A fast failover must not wait for the long poll (up to --poll-interval, or the server's hold) to
+// end: the request is aborted. Against the real walwait serve, holding the poll for 30 s.
+for (const how of ['a fast trigger', 'SIGUSR1'] as const) {
+  t.test(`${how} ends a restore long-polling a real walwait serve at once, not when the poll ends`, async (t) => {
+    const s = fakeStandby();
+    const tokenFile = join(s.root, 'token');
+    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    const serve = await runServe(t, { archive: s.archive, tokenFile, cwd: s.root, args: ['--log-level', 'debug'] });
+    const run = s.walwait(SEGMENT, 'pg_wal/RECOVERYXLOG', '-a', serve.url, '--token-file', tokenFile, '--poll-interval', '30', '-t', s.trigger);
+    t.teardown(() => void (run.child.exitCode === null && run.child.signalCode === null && run.child.kill('SIGKILL')));
+    await serve.run.logged(`long-poll: holding a request for ${SEGMENT} up to 30 s`);
+    const at = performance.now();
+    if (how === 'SIGUSR1') run.child.kill('SIGUSR1');
+    else writeFileSync(s.trigger, 'fast\n');
+    const r = await run.done;
+    const ms = performance.now() - at;
+    t.comment(`${how} → walwait exited ${r.code} after ${ms.toFixed(0)} ms (target: within 1 s; the poll would have lasted 30 s)`);
+    t.equal(r.code, 1, `"not found": recovery ends (${r.stderr.trim()})`);
+    t.match(
+      r.stderr,
+      how === 'SIGUSR1'
+        ? new RegExp(`SIGUSR1 received \\(fast failover\\) while waiting for ${SEGMENT}: ending recovery`)
+        : new RegExp(`fast trigger .* found, not waiting for ${SEGMENT}: ending recovery`),
+    );
+    t.ok(ms < 3000, `ended ${ms.toFixed(0)} ms after ${how}, not at the end of the 30 s poll`);
+    t.notOk(existsSync(s.target), 'nothing handed to PostgreSQL');
+    t.same(s.leftovers(), [], 'nothing left in pg_wal');
+    await serve.run.logged(new RegExp(`GET /wal/${SEGMENT}\\?wait=30 - .*\\(client went away\\)`)); // the request was aborted
+  });
+}

@@ -6,6 +6,8 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { FACTS, SEGMENT, fakeStandby, segmentAfter, segmentBytes, writePostmasterPid } from '../harness/fake-datadir.js';
+import { freePort } from '../harness/fake-serve.js';
+import { runServe } from '../harness/serve-run.js';
 import { tempDir } from '../harness/temp-dir.js';
 import { runWalwait } from '../harness/walwait-process.js';
 
@@ -200,4 +202,71 @@ t.test('errors: unreadable archive 201, not a data directory 200, nothing to sho
   const nothing = await run(s.root);
   t.equal(nothing.code, 200);
   t.match(nothing.stderr, /no archive directory given/);
+});
+
+t.test('upstream walwait serve URLs are probed, one line each: from restore_command, or given with -a', async (t) => {
+  const s = fakeStandby();
+  s.put(SEGMENT, segmentBytes());
+  const tokenFile = join(s.root, 'token');
+  writeFileSync(tokenFile, 'the-right-token\n', { mode: 0o600 });
+  const good = await runServe(t, { archive: s.archive, tokenFile, cwd: s.root });
+  const refused = `http://127.0.0.1:${await freePort()}`;
+  writeFileSync(
+    join(s.data, 'postgresql.conf'),
+    `restore_command = 'walwait %f %p -a ${good.url} -a ${refused} --token-file ../token'\nrecovery_prefetch = off\n`,
+  );
+
+  const text = await run(s.data, '-D', s.data);
+  t.equal(text.code, 0, `status reports a failing upstream, it does not fail: ${text.stderr}`);
+  t.match(
+    text.stdout,
+    `Upstreams\n  ${good.url} (from the standby's restore_command): reachable, token accepted, plain HTTP (no TLS: token and WAL cross the network in clear), newest segment ${SEGMENT} (answered in `,
+  );
+  t.match(
+    text.stdout,
+    new RegExp(
+      `^ {2}${refused.replace(/[.]/g, '\\.')} \\(from the standby's restore_command\\): FAILING: connection refused: .*ECONNREFUSED.*\\n {4}fix: start walwait serve`,
+      'm',
+    ),
+  );
+  t.match(text.stdout, /^Standby {4}/m, 'and the standby');
+
+  const doc = await json(s.data, '-D', s.data);
+  t.equal(doc.archive, null, 'no archive directory to list: restore_command names only upstreams');
+  t.match(doc.upstreams, [
+    { url: good.url, from: 'restore_command', tls: null, reachable: true, tokenAccepted: true, tlsVerified: null, newestSegment: SEGMENT, problem: null },
+    {
+      url: refused,
+      from: 'restore_command',
+      reachable: false,
+      tokenAccepted: null,
+      newestSegment: null,
+      problem: { kind: 'connection refused', fix: /start walwait serve/ },
+    },
+  ]);
+
+  // Given with -a, beside the archive directory (the token file: restore_command's), and without a data directory at all.
+  const given = await json(s.data, '-D', s.data, '-a', s.archive, '-a', good.url);
+  t.equal(given.archive.path, s.archive);
+  t.match(given.upstreams, [{ url: good.url, from: 'options', reachable: true, newestSegment: SEGMENT }]);
+  t.equal(given.upstreams.length, 1);
+  writeFileSync(join(s.root, 'wrong-token'), 'nope\n');
+  const alone = await runWalwait(['status', '-a', good.url], { cwd: s.root, env: { WALWAIT_TOKEN_FILE: join(s.root, 'wrong-token') } }).done;
+  t.equal(alone.code, 0, alone.stderr);
+  t.match(alone.stdout, new RegExp(`^Upstreams\\n {2}${good.url.replace(/[.]/g, '\\.')}: FAILING: token refused: .*HTTP 401.*\\n {4}fix: put the token`));
+
+  const prom = join(s.root, 'walwait.prom');
+  t.equal((await run(s.data, '-D', s.data, '--prometheus', prom)).code, 0);
+  const up = parsePrometheus(readFileSync(prom, 'utf8')).find((f) => f.name === 'walwait_upstream_up');
+  t.same(
+    up?.metrics.map((m) => [m.labels?.url, m.value]),
+    [
+      [good.url, '1'],
+      [refused, '0'],
+    ],
+  );
+
+  const two = await run(s.root, '-a', s.archive, '-a', s.root);
+  t.equal(two.code, 200);
+  t.match(two.stderr, /walwait status takes one archive, not 2/);
 });

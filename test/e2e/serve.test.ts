@@ -5,12 +5,14 @@
 // serve → standby 2.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { chmod, chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { forEachMajor } from '../harness/per-major.js';
 import { chownToRunAs, makeTempDir, run, runAs, shellQuote, waitUntil, walwaitBin } from '../harness/postgres.js';
 import { runServe, type ServeRun } from '../harness/serve-run.js';
+import { runWalwait } from '../harness/walwait-process.js';
 import {
   commitSegment,
   count,
@@ -93,6 +95,23 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     t.pass(`rows visible on the hot standby within seconds of each segment reaching the served archive (${latencies.join(', ')} ms)`);
     t.ok(await sb.server.isInRecovery(), 'still a standby while it waits for the next segment');
     t.match(serve.run.stderr(), /GET \/wal\/[0-9A-F]{24}\?wait=1\b/, 'the standby long-polls');
+
+    // walwait check and walwait status probe the upstream the standby's restore_command names.
+    const newestServed = readdirSync(served)
+      .filter((f) => /^[0-9A-F]{24}$/.test(f))
+      .sort()
+      .pop();
+    const checked = await runWalwait(['check', '-D', sb.server.dataDir], { cwd: '/' }).done;
+    t.match(
+      checked.stdout,
+      new RegExp(
+        `^PASS {2}upstream: ${serve.url.replace(/\./g, '\\.')} \\(from restore_command\\): reachable, token accepted, plain HTTP .*, newest segment ${newestServed} `,
+        'm',
+      ),
+      'walwait check: the upstream answers',
+    );
+    const st = JSON.parse((await runWalwait(['status', '-D', sb.server.dataDir, '--json'], { cwd: '/' }).done).stdout) as { upstreams: unknown };
+    t.match(st.upstreams, [{ url: serve.url, from: 'restore_command', reachable: true, tokenAccepted: true, newestSegment: newestServed, problem: null }]);
 
     // Two more segments reach the served archive, then the operator touches the trigger at once.
     await commitSegment(primary, primaryArchive, 7);

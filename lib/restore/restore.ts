@@ -15,6 +15,7 @@ import { parseWalName, type WalName } from '../wal/names.js';
 import { isRecoveryTarget, prefetchOffReason } from '../prefetch/applies.js';
 import { readClusterIdentity } from '../datadir/identity.js';
 import { writeShellFacts } from './shell-facts.js';
+import { removeLeftovers } from './leftovers.js';
 import { ArchiveFaults, faultsMayAnswerNotFound } from './archive-fault.js';
 import { earlyCopyServed } from './early-copy.js';
 import { runLoop, throwIfAborted, type FaultPolicy } from './loop.js';
@@ -52,7 +53,11 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
   if (remote.length > 0) ctx.beforeWait?.(); // a long poll waits inside find()
   const pollMs = opts.pollInterval * 1000;
   const watchDirs = [...archive.watchDirs(), ...(opts.trigger ? [dirname(opts.trigger)] : [])];
-  const makeWaiter = (): Waiter => new Waiter(watchDirs, pollMs, ctx.failover ? AbortSignal.any([ctx.signal, ctx.failover]) : ctx.signal);
+  const makeWaiter = (): Waiter => {
+    // About to wait: time to remove what a killed restore left next to %p (lib/restore/leftovers.ts).
+    if (isRecoveryTarget(opts.target)) void removeLeftovers(opts.target, ctx.log);
+    return new Waiter(watchDirs, pollMs, ctx.failover ? AbortSignal.any([ctx.signal, ctx.failover]) : ctx.signal);
+  };
   const faults: FaultPolicy = faultDeadline
     ? { deadline: faultDeadline, pollMs, answer: new ArchiveFaults(dataDir, archive.describe(), ctx.log, name.name, faultsAnswered) }
     : { onRetry: (message) => recordState(dataDir, { lastError: { message, at: isoTime() } }) };
@@ -89,7 +94,7 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
       // What bin/walwait's shell part needs to restore the next present segments itself.
       const postmaster = await readPostmaster(dataDir);
       const identity = prefetch?.identity ?? (await readClusterIdentity(dataDir));
-      await writeShellFacts(dataDir, {
+      const factsChanged = await writeShellFacts(dataDir, {
         argv: process.argv.slice(2),
         identity,
         postmaster,
@@ -97,6 +102,9 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
         trigger: opts.trigger,
         prefetch: opts.prefetch,
       });
+      // The first Node restore since the server started: a restore killed by a signal stops
+      // PostgreSQL, and the temporary file it was writing is removed now (lib/restore/leftovers.ts).
+      if (factsChanged) await removeLeftovers(opts.target, ctx.log);
     }
   }
   return exit;

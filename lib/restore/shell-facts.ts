@@ -59,13 +59,16 @@ export function shellFacts(input: ShellFactsInput): string | undefined {
   return `${SHELL_FACTS_LINES.map((k) => `${k}=${values[k]}`).join('\n')}\n`;
 }
 
-/** Write the facts (after a restore), unless the file already says exactly that; never throws. */
-export async function writeShellFacts(dataDir: string, input: ShellFactsInput): Promise<void> {
+/**
+ * Write the facts (after a restore), unless the file already says exactly that; never throws.
+ * True when they changed (the first Node restore since the server started, or a new line).
+ */
+export async function writeShellFacts(dataDir: string, input: ShellFactsInput): Promise<boolean> {
   const text = shellFacts(input);
-  if (text === undefined) return;
+  if (text === undefined) return false;
   const file = join(dataDir, SHELL_FACTS_FILE);
   try {
-    if (readFileSync(file, 'utf8') === text) return;
+    if (readFileSync(file, 'utf8') === text) return false;
   } catch {
     // none yet
   }
@@ -78,6 +81,7 @@ export async function writeShellFacts(dataDir: string, input: ShellFactsInput): 
     .then(() => unlink(file).catch(() => undefined))
     .then(() => rename(tmp, file))
     .catch(() => unlink(tmp).catch(() => undefined));
+  return true;
 }
 
 /** No more restores by the shell part until a Node restore writes the facts again; never throws. */

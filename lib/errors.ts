@@ -14,6 +14,20 @@ export const EXIT = {
   refused: 203,
 } as const;
 
+/**
+ * What each status means, for the exit-status table of every --help (lib/options/yargs.ts): a
+ * status added to EXIT without its line here does not compile.
+ */
+export const EXIT_MEANING: Record<(typeof EXIT)[keyof typeof EXIT], string> = {
+  [EXIT.restored]: 'restored: the file is at <target>',
+  [EXIT.notFound]:
+    'not found: an absent .history/.backup/.partial file, or a trigger, SIGUSR1 or --max-wait ended the wait (standby mode: also a segment not there yet, or an archive that cannot be read)',
+  [EXIT.usage]: 'usage or configuration error: the server stops instead of promoting',
+  [EXIT.failure]: 'unrecoverable failure: the server stops instead of promoting',
+  [EXIT.timeout]: 'promote --wait: still in recovery when the time ran out',
+  [EXIT.refused]: 'cleanup, slot: the archive lock stayed taken',
+};
+
 export const ERRORS = {
   usage: { exit: EXIT.usage, what: 'bad command line' },
   'bad-wal-name': { exit: EXIT.usage, what: 'not a WAL file name' },

@@ -2,6 +2,8 @@
 // usage error of push exits 2, as an archive_command's must), and every mistake is one line that
 // names it and the fix, never yargs' "Not enough non-option arguments".
 import t from 'tap';
+import { ARCHIVE_COMMAND_EXIT, ERRORS, EXIT } from '../lib/errors.js';
+import { COMMAND_NAMES } from '../lib/options/table.js';
 import { runWalwait } from './harness/walwait-process.js';
 
 const walwait = (...args: string[]) => runWalwait(args, { cwd: '/' }).done;
@@ -44,4 +46,23 @@ t.test('-V and --version print the version; -h is --help', async (t) => {
   const h = await walwait('push', '-h');
   t.equal(h.code, 0);
   t.match(h.stdout, /^walwait push <source> <walfile>/);
+});
+
+t.test("walwait --help and every command's --help list every exit status of lib/errors.ts", async (t) => {
+  const statuses = [...new Set([...Object.values(EXIT), ...Object.values(ERRORS).map((e) => e.exit)])].sort((a, b) => a - b);
+  for (const args of [['--help'], ...COMMAND_NAMES.filter((c) => c !== 'pg_standby').map((c) => [c, '--help'])]) {
+    const h = await walwait(...args);
+    t.equal(h.code, 0);
+    t.ok(h.stdout.includes('\nExit statuses'), `walwait ${args.join(' ')} has the table`);
+    const table = h.stdout.slice(h.stdout.indexOf('\nExit statuses'));
+    for (const status of statuses) t.match(table, new RegExp(`^ +${status} +\\S`, 'm'), `walwait ${args.join(' ')}: ${status}`);
+    const push = /^ +push \(an archive_command\): (.*)$/m.exec(table)?.[1] ?? '';
+    for (const code of Object.values(ARCHIVE_COMMAND_EXIT)) t.match(push, new RegExp(`\\b${code} [a-z]`), `push's ${code}`);
+  }
+});
+
+t.test('a bad number of seconds is named as given, not as NaN', async (t) => {
+  const r = await walwait('promote', '--wait', 'soon', '-t', '/nonexistent/trigger');
+  t.equal(r.code, 200);
+  t.match(r.stderr, /wait "soon" from --wait is not a number of seconds above 0 up to 86400; use e\.g\. --wait 60/);
 });

@@ -42,8 +42,9 @@ export interface ArchiveStore {
   /** The segment size from the first uncompressed segment's long header, if there is one. */
   segmentSize(files: readonly string[]): Promise<number | undefined>;
   /**
-   * `fn` under the archive's lock. `readOnly`: fn changes nothing; a store whose lock would be
-   * written into the archive (s3://) then takes none, so a --dry-run leaves the archive as it was.
+   * `fn` under the archive's lock. `readOnly`: fn changes nothing, and no lock is taken (both
+   * stores write theirs into the archive: .walwait/archive.lock, PREFIX.walwait/lock), so a
+   * --dry-run leaves the archive as it was, without even creating .walwait/.
    */
   withLock<T>(fn: () => Promise<T>, opts?: { readOnly?: boolean }): Promise<T>;
   close(): void;
@@ -83,7 +84,7 @@ export function directoryStore(archive: string, archiveMode?: number): ArchiveSt
       }
     },
     segmentSize: (files) => segmentSizeFromArchive(archive, files),
-    withLock: async (fn) => withArchiveLock(archive, fn, { dirMode: (await modesOf()).dir }),
+    withLock: async (fn, opts) => (opts?.readOnly ? fn() : withArchiveLock(archive, fn, { dirMode: (await modesOf()).dir })),
     close: () => undefined,
   };
 }

@@ -1,5 +1,6 @@
 // What every check returns, and how `walwait check` prints and scores a list of them.
-export type CheckStatus = 'pass' | 'warn' | 'fail';
+/** skip: not run, because a check before it failed (the message says which and why). */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
 export interface CheckResult {
   name: string;
@@ -12,6 +13,7 @@ export interface CheckResult {
 export const pass = (name: string, message: string): CheckResult => ({ name, status: 'pass', message });
 export const warn = (name: string, message: string, fix: string): CheckResult => ({ name, status: 'warn', message, fix });
 export const fail = (name: string, message: string, fix: string): CheckResult => ({ name, status: 'fail', message, fix });
+export const skip = (name: string, message: string): CheckResult => ({ name, status: 'skip', message });
 
 /** Exit statuses of `walwait check` (an operator command: it never runs as restore_command). */
 export const CHECK_EXIT = { ok: 0, failed: 1 } as const;
@@ -27,7 +29,7 @@ export function exitStatusOf(results: readonly CheckResult[]): number {
   return worstStatus(results) === 'fail' ? CHECK_EXIT.failed : CHECK_EXIT.ok;
 }
 
-/** `PASS  name: message`, and `  fix: ...` under a warning or failure. */
+/** `PASS  name: message`, and `  fix: ...` under a warning or failure; skipped checks are not counted. */
 export function formatResults(results: readonly CheckResult[]): string {
   const lines: string[] = [];
   for (const r of results) {

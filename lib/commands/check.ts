@@ -7,7 +7,7 @@
 import { checkArchiveReadable, checkNewestSegment, checkTimelineConflicts } from '../check/archive.js';
 import { checkPrimary } from '../check/primary.js';
 import { checkDataDirectory, checkPrefetch, checkRestoreCommand, checkSignalFile } from '../check/recovery.js';
-import { exitStatusOf, formatResults, resultsJson, type CheckResult } from '../check/result.js';
+import { exitStatusOf, formatResults, resultsJson, skip, type CheckResult } from '../check/result.js';
 import { closeS3Probe } from '../check/s3-archive.js';
 import { readSetup, type Setup } from '../check/setup.js';
 import { checkUpstreams } from '../check/upstream.js';
@@ -31,9 +31,25 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
   }
 }
 
+/** The checks after the data directory's: each reads the data directory or the cluster's identity. */
+const NEED_DATA_DIRECTORY =
+  'signal file, restore_command, recovery_prefetch, archive, archived WAL, timelines, trigger directory, trigger, recovery_end_command';
+
 async function checksOf(setup: Setup, opts: CheckOptions): Promise<CheckResult[]> {
-  const results: CheckResult[] = [
-    checkDataDirectory(setup),
+  const dataDirectory = checkDataDirectory(setup);
+  // Not a data directory (or an unreadable one): what the other checks would say is noise.
+  const results: CheckResult[] =
+    dataDirectory.status === 'fail'
+      ? [dataDirectory, skip('other checks', `not run without a data directory: ${NEED_DATA_DIRECTORY}`)]
+      : await setupChecks(setup, dataDirectory);
+  // --primary asks the primary itself: it needs no data directory (only to compare system identifiers).
+  if (opts.primary !== undefined) results.push(...(await checkPrimary(opts.primary, setup.identity.systemId)));
+  return results;
+}
+
+async function setupChecks(setup: Setup, dataDirectory: CheckResult): Promise<CheckResult[]> {
+  return [
+    dataDirectory,
     checkSignalFile(setup),
     checkRestoreCommand(setup),
     checkPrefetch(setup),
@@ -45,8 +61,6 @@ async function checksOf(setup: Setup, opts: CheckOptions): Promise<CheckResult[]
     await checkTriggerAbsent(setup),
     checkRecoveryEndCommand(setup),
   ].filter((r): r is CheckResult => r !== undefined);
-  if (opts.primary !== undefined) results.push(...(await checkPrimary(opts.primary, setup.identity.systemId)));
-  return results;
 }
 
 export async function check(opts: CheckOptions, ctx: RunContext): Promise<number> {

@@ -31,7 +31,7 @@ function takesNext(name: string, inline: string | undefined, next: string | unde
   const key = optionForFlag(name.startsWith('no-') ? name.slice(3) : name);
   if (!key || inline !== undefined || next === undefined) return false;
   const spec = OPTIONS[key];
-  if (spec.type !== 'string') return false;
+  if (spec.type === 'boolean') return false;
   return spec.optionalValue === undefined || !next.startsWith('-');
 }
 
@@ -94,7 +94,7 @@ export function checkArgv(argv: readonly string[], found: ReturnType<typeof comm
       );
     }
     if (takesNext(flag.name, flag.inline, argv[i + 1])) i++;
-    else if (OPTIONS[key].type === 'string' && OPTIONS[key].optionalValue === undefined && flag.inline === undefined) {
+    else if (OPTIONS[key].type !== 'boolean' && OPTIONS[key].optionalValue === undefined && flag.inline === undefined) {
       throw new WalwaitError('usage', `walwait ${command}: ${token} needs a value`, `give it as ${token} ${OPTIONS[key].valueName ?? 'VALUE'}; ${helpHint}`);
     }
   }
@@ -149,7 +149,7 @@ export function parseHotArgv(argv: readonly string[]): { command: 'restore' | 'p
     if (token.startsWith('--')) key = optionForFlag(token.slice(2, eq > 0 ? eq : undefined));
     else if (token.length === 2) key = optionForFlag(token[1]!);
     const spec = key === undefined ? undefined : OPTIONS[key];
-    if (!key || !spec || spec.type !== 'string' || spec.optionalValue !== undefined || !takes(command, key)) return undefined;
+    if (!key || !spec || spec.type === 'boolean' || spec.optionalValue !== undefined || !takes(command, key)) return undefined;
     const value = token.startsWith('--') && eq > 0 ? token.slice(eq + 1) : argv[++i];
     if (value === undefined || (value.startsWith('-') && value !== '-')) return undefined;
     if (spec.choices && !spec.choices.includes(value)) return undefined;

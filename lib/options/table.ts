@@ -76,7 +76,8 @@ export interface OptionSpec<T> {
   config?: boolean;
   /** A path: relative ones are taken from the working directory, or from the config file's directory. */
   isPath?: boolean;
-  type: 'string' | 'boolean';
+  /** number: a value parsed as one (seconds), shown as [number] in --help; `parse` reads it as given. */
+  type: 'string' | 'number' | 'boolean';
   /** Given more than once, the values make a list. */
   repeatable?: boolean;
   /** The flag may come without a value, which then means this (promote --wait). */
@@ -199,7 +200,7 @@ export const OPTIONS: { [K in OptionKey]: OptionSpec<OptionValues[K]> } = {
   pollInterval: {
     env: 'WALWAIT_POLL_INTERVAL',
     config: true,
-    type: 'string',
+    type: 'number',
     commands: ['restore', 'serve'],
     parse: seconds('poll-interval', false, 3600, '1'),
     fallback: 1,
@@ -232,7 +233,7 @@ export const OPTIONS: { [K in OptionKey]: OptionSpec<OptionValues[K]> } = {
   maxWait: {
     env: 'WALWAIT_MAX_WAIT',
     config: true,
-    type: 'string',
+    type: 'number',
     commands: ['restore'],
     parse: seconds('max-wait', true, 31_536_000, '600'),
     fallback: 0,
@@ -265,7 +266,7 @@ export const OPTIONS: { [K in OptionKey]: OptionSpec<OptionValues[K]> } = {
   standbyWait: {
     env: 'WALWAIT_STANDBY_WAIT',
     config: true,
-    type: 'string',
+    type: 'number',
     commands: ['restore'],
     parse: seconds('standby-wait', true, 3600, '1'),
     fallback: 1,
@@ -357,7 +358,7 @@ export const OPTIONS: { [K in OptionKey]: OptionSpec<OptionValues[K]> } = {
   },
   fast: { type: 'boolean', commands: ['promote'], parse: flag, fallback: false, describe: 'end recovery now instead of after all archived WAL' },
   wait: {
-    type: 'string',
+    type: 'number',
     optionalValue: '60',
     commands: ['promote'],
     parse: seconds('wait', false, 86_400, '60'),

@@ -28,6 +28,8 @@ t.test('trigger directory', async (t) => {
 });
 
 t.test('no trigger lies in wait', async (t) => {
+  const none = await standby("restore_command = 'walwait %f %p -a /a'\n");
+  t.equal(await checkTriggerAbsent(none.setup), undefined, 'no trigger configured: no line here, the trigger directory check warns of it');
   const { s, setup } = await standby(rc('../trigger'));
   t.match(await checkTriggerAbsent(setup), { status: 'pass', message: /no trigger at/ });
   writeFileSync(s.trigger, '');

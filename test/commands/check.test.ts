@@ -1,7 +1,7 @@
 // walwait check run as an operator runs it (bin/walwait, a child process), against fake data
 // directories with a real PostgreSQL 18 pg_control. test/e2e/check.test.ts runs it on real servers.
 import t from 'tap';
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runWalwait } from '../harness/walwait-process.js';
 import { SEGMENT, fakeStandby, segmentBytes } from '../harness/fake-datadir.js';
@@ -108,6 +108,38 @@ t.test('a trigger lying in wait fails; no signal file fails', async (t) => {
   const none = await s.check();
   t.equal(none.code, 1);
   t.match(none.stdout, /^FAIL {2}signal file: neither recovery.signal nor standby.signal .*\n {2}fix: touch .*recovery.signal/m);
+});
+
+t.test('not a data directory: one FAIL, the checks that need one skipped in one line', async (t) => {
+  const s = standby();
+  const empty = join(s.root, 'not-data');
+  mkdirSync(empty);
+  const r = await runWalwait(['check', '-D', empty], { cwd: s.root }).done;
+  t.equal(r.code, 1, r.stderr);
+  t.same(r.stdout.trim().split('\n'), [
+    `FAIL  data directory: ${empty} has no PG_VERSION: not a PostgreSQL data directory`,
+    "  fix: pass the standby's data directory with -D DIR",
+    'SKIP  other checks: not run without a data directory: signal file, restore_command, recovery_prefetch, archive, archived WAL, timelines, trigger directory, trigger, recovery_end_command',
+    '1 failed, 0 warnings, 0 passed',
+  ]);
+  const json = JSON.parse((await runWalwait(['check', '-D', empty, '--json'], { cwd: s.root }).done).stdout) as {
+    status: string;
+    checks: { status: string }[];
+  };
+  t.equal(json.status, 'fail');
+  t.same(
+    json.checks.map((c) => c.status),
+    ['fail', 'skip'],
+  );
+});
+
+t.test('no trigger configured: one warning, not a warning and a pass', async (t) => {
+  const s = standby(GOOD_CONF.replace(' --trigger ../trigger', '').replace(' --trigger ../trigger', ''));
+  const r = await s.check();
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  const about = r.stdout.split('\n').filter((l) => /^[A-Z]{4} {2}trigger/.test(l));
+  t.same(about, ['WARN  trigger directory: no trigger file is configured: walwait promote cannot end recovery (only kill -USR1 or --max-wait can)']);
+  t.match(r.stdout, /^PASS {2}recovery_end_command: walwait promote --clear \(no trigger configured\)$/m);
 });
 
 t.test('--primary that cannot be reached is a failed check; a bad flag is a usage error', async (t) => {

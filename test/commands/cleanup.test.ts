@@ -77,6 +77,24 @@ t.test('pg_archivecleanup semantics; dry run; non-WAL files untouched', async (t
   t.ok(s.ls().includes(seg(2, 5)));
 });
 
+t.test('read-only commands write nothing in the archive, not even .walwait/', async (t) => {
+  const s = setup();
+  for (const args of [['drop', 'nosuch'], ['release', 'nosuch'], ['list']]) {
+    const r = await s.slotCmd(...args);
+    t.equal(r.code, 0, r.stderr);
+    t.same(readdirSync(s.archive), [], `slot ${args.join(' ')}`);
+  }
+  const dry = await s.cleanup(seg(1, 5), '--dry-run');
+  t.equal(dry.code, 0, dry.stderr);
+  t.equal(dry.stdout, '', 'an empty archive: nothing would go');
+  t.same(readdirSync(s.archive), [], 'cleanup --dry-run on an empty archive');
+  s.touch(seg(1, 1), seg(1, 2));
+  const some = await s.cleanup(seg(1, 2), '--dry-run', '--slot', 'standby_a');
+  t.equal(some.code, 0, some.stderr);
+  t.same(some.stdout.trim().split('\n'), [join(s.archive, seg(1, 1))]);
+  t.same(readdirSync(s.archive).sort(), [seg(1, 1), seg(1, 2)], 'a dry run with --slot records no slot either');
+});
+
 t.test('bad usage exits 200 without touching anything', async (t) => {
   const s = setup();
   s.touch(seg(1, 1));

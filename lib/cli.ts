@@ -5,7 +5,7 @@ import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { removeTemporariesSync, trackTemporary } from './archive/atomic-file.js';
 import { COMMANDS } from './commands/registry.js';
-import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor } from './errors.js';
+import { EXIT, ERRORS, Interrupted, WalwaitError, describeError, exitStatusFor, isTransient } from './errors.js';
 import { createLog, createTextLog, type Log } from './log.js';
 import { checkArgv, commandOf, parseHotArgv, type Positionals } from './options/argv.js';
 import { loadOptions, requireArchiveDirectory, resolveCommandOptions, resolveOptions } from './options/resolve.js';
@@ -128,6 +128,12 @@ async function run(argv: string[]): Promise<number> {
       return err.reason === 'parent-gone' ? EXIT.failure : dieBySignal(err.reason);
     }
     if (err instanceof WalwaitError) log.error({ code: err.code, hint: err.hint }, `${ERRORS[err.code].what}: ${err.message}`);
+    // A full disk, a permission, a mount gone: the system's doing, not a bug (the status still says "failed, try again").
+    else if (isTransient(err))
+      log.error(
+        { err, hint: 'fix the cause (free space, permissions, the mount or the network); PostgreSQL runs the command again' },
+        `cannot read or write what the command needs: ${describeError(err)}`,
+      );
     else log.error({ err, hint: 'this is a bug in walwait: please report it with this line' }, `unexpected failure: ${describeError(err)}`);
     return exitStatusFor(err, spec.family);
   } finally {

@@ -157,6 +157,21 @@ function asPostgres(cwd: string, args: string): ShellRun {
   return run;
 }
 
+/** Count the phase the kill lands in, kill walwait (SIGKILL), and check an exit that came first. */
+async function killIn(
+  t: Test,
+  run: { killWalwait(): void; done: Promise<Outcome> },
+  phase: string,
+  phases: Record<string, number>,
+  what: string,
+): Promise<void> {
+  phases[phase] = (phases[phase] ?? 0) + 1;
+  run.killWalwait();
+  const killed = await run.done;
+  // 137: sh saw walwait killed by SIGKILL (what PostgreSQL is told); otherwise it ended first, and restored.
+  if (killed.signal === null && killed.code !== 137) t.equal(killed.code, 0, `${what}: ended before the kill with 0 (${status(killed)})`);
+}
+
 const status = (o: Outcome): string => (o.signal ? `killed by ${o.signal}` : `exit ${o.code}`);
 /** A restore that did not restore: a signal or > 125 stops the server; 1-125 is "not found" (promotion in archive recovery). */
 const notNotFound = (o: Outcome): boolean => o.signal !== null || (o.code !== null && o.code > 125);
@@ -461,11 +476,7 @@ t.test(`kill -9 of restore at random moments (${KILL_ROUNDS} rounds): %p whole o
         : inPgWal.some((f) => f.startsWith('.RECOVERYXLOG.walwait-'))
           ? 'while copying'
           : 'before the copy';
-    phases[phase] = (phases[phase] ?? 0) + 1;
-    run.killWalwait();
-    const killed = await run.done;
-    // 137: sh saw walwait killed by SIGKILL (what PostgreSQL is told); otherwise it ended first, and restored.
-    if (killed.signal === null && killed.code !== 137) t.equal(killed.code, 0, `${what}: ended before the kill with 0 (${status(killed)})`);
+    await killIn(t, run, phase, phases, what);
     t.ok(!existsSync(s.target) || readFileSync(s.target).equals(bytes), `${what}: %p is absent or the whole segment`);
     t.same(lostOrAltered(archived, s.archive), [], `${what}: the archive is untouched`);
     const left = litter(s);
@@ -531,11 +542,7 @@ t.test(`kill -9 of push at random moments (${KILL_ROUNDS} rounds): no partial ar
           : inArchive.some((f) => f.startsWith(`.${name}`))
             ? 'while copying'
             : 'before the copy';
-    phases[phase] = (phases[phase] ?? 0) + 1;
-    run.killWalwait();
-    const killed = await run.done;
-    // 137: sh saw walwait killed by SIGKILL (what PostgreSQL is told); otherwise it ended first, and restored.
-    if (killed.signal === null && killed.code !== 137) t.equal(killed.code, 0, `${what}: ended before the kill with 0 (${status(killed)})`);
+    await killIn(t, run, phase, phases, what);
     const formsAfterKill = await storedForms(s.archive, name, scratch);
     t.ok(formsAfterKill.length <= 1 && formsAfterKill.every((f) => f.bytes.equals(bytes)), `${what}: no final name, or the whole segment under it`);
     t.same(lostOrAltered(archived, s.archive), [], `${what}: no archived file lost or altered`);

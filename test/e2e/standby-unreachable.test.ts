@@ -97,8 +97,11 @@ async function scenario(t: Test, _major: number, label: string, primaryArchive: 
   const check = await walwait('check', '-D', sb.server.dataDir);
   t.match(
     check.stdout,
+    // A directory has the archive line; an upstream walwait serve its own probe line (lib/check/upstream.ts).
     new RegExp(
-      `^FAIL {2}archive: ${escapeRe(archive.shown)} \\(from restore_command\\) cannot be read: .+; in standby mode walwait answers "not found" meanwhile`,
+      /^https?:/.test(archive.shown)
+        ? `^FAIL {2}upstream: ${escapeRe(archive.shown)} \\(from restore_command\\): .+; in standby mode walwait answers "not found" meanwhile`
+        : `^FAIL {2}archive: ${escapeRe(archive.shown)} \\(from restore_command\\) cannot be read: .+; in standby mode walwait answers "not found" meanwhile`,
       'm',
     ),
     'check says the archive is unreachable, with the cause',

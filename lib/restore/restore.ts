@@ -70,6 +70,7 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     ? undefined
     : await (await import('../prefetch/foreground.js')).openPrefetch({ name, options: { ...opts, dataDir }, archive, log: ctx.log });
   await prefetch?.startWorker({ onlyLocal: true }); // it starts up while this segment is copied
+  let identity = prefetch?.identity; // pg_control, read once: by the read-ahead or by the step
   const step = segmentStep({
     name,
     target: opts.target,
@@ -86,6 +87,9 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     failover: ctx.failover,
     beforeRename: () => throwIfAborted(ctx.signal),
     identity: prefetch?.identity,
+    onIdentity: (read) => {
+      identity = read;
+    },
   });
   const exit = await runLoop(step, makeWaiter, ctx, faults);
   if (exit === EXIT.restored) {
@@ -93,10 +97,9 @@ export async function restore(opts: RestoreOptions, ctx: RunContext): Promise<nu
     if (isRecoveryTarget(opts.target)) {
       // What bin/walwait's shell part needs to restore the next present segments itself.
       const postmaster = await readPostmaster(dataDir);
-      const identity = prefetch?.identity ?? (await readClusterIdentity(dataDir));
       const factsChanged = await writeShellFacts(dataDir, {
         argv: process.argv.slice(2),
-        identity,
+        identity: identity ?? (await readClusterIdentity(dataDir)),
         postmaster,
         archive: opts.archives,
         trigger: opts.trigger,

@@ -41,6 +41,8 @@ export interface SegmentRequest {
   beforeRename: () => void;
   /** pg_control as the caller already read it (--prefetch does), so it is not read twice. */
   identity?: ClusterIdentity | undefined;
+  /** Told pg_control as this step read it, for the caller's use after the restore (the shell part's facts). */
+  onIdentity?: (identity: ClusterIdentity) => void;
 }
 
 const STILL_WAITING_FIRST_MS = 60_000;
@@ -159,6 +161,7 @@ export function segmentStep(req: SegmentRequest): () => Promise<Step> {
   return async () => {
     if (!identity) {
       identity = await readClusterIdentity(req.dataDir);
+      req.onIdentity?.(identity);
       if (identity.controlUnreadable) log.warn({ hint: 'segments are checked without the system identifier' }, identity.controlUnreadable);
     }
     if (req.failover?.aborted) return endRecovery('fast', `SIGUSR1 received (fast failover) while waiting for ${name.name}`);

@@ -53,6 +53,11 @@ export class Cluster {
   readonly port = 5432;
   /** Set by init({archiveDir}). */
   archiveDir: string | undefined;
+  /**
+   * Set: start() runs pg_ctl through this, as root, e.g. hidden-node.ts's hiddenNodeCommand (which
+   * drops to the run-as user itself): the server, and the commands it runs, inherit what it sets up.
+   */
+  launcher: ((cmd: string, args: string[], env: NodeJS.ProcessEnv) => [string, string[]]) | undefined;
 
   private constructor(opts: ClusterOptions) {
     this.major = opts.major;
@@ -128,11 +133,11 @@ export class Cluster {
     if (this.isRunning()) throw new Error(`PostgreSQL ${this.major} in ${this.dataDir} is already running`);
     registerCluster(this);
     const logStart = this.serverLog().length;
-    const r = await run(pgBin(this.major, 'pg_ctl'), this.pgCtlArgs('start', '-l', this.logFile, ...(wait ? ['-w', '-t', String(PG_CTL_TIMEOUT_S)] : ['-W'])), {
-      cwd: this.dir,
-      env: this.env(),
-      timeoutMs: (PG_CTL_TIMEOUT_S + 30) * 1000,
-    });
+    const args = this.pgCtlArgs('start', '-l', this.logFile, ...(wait ? ['-w', '-t', String(PG_CTL_TIMEOUT_S)] : ['-W']));
+    const timeoutMs = (PG_CTL_TIMEOUT_S + 30) * 1000;
+    const r = this.launcher
+      ? await run(...this.launcher(pgBin(this.major, 'pg_ctl'), args, this.env()), { cwd: this.dir, timeoutMs, asRunUser: false })
+      : await run(pgBin(this.major, 'pg_ctl'), args, { cwd: this.dir, env: this.env(), timeoutMs });
     if (r.code !== 0) {
       if (this.isRunning()) this.stopImmediatelySync();
       throw new Error(

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # `npm run setup:servers`: installs, from Debian's archive, the servers some tests and bench rows
 # run against: Ceph's RADOS gateway with one monitor and one OSD (test/harness/s3-server.ts starts
-# them on loopback, as the `ceph` user the packages create) for the S3 tests, and pgBackRest for
-# the bench rows. Run as root; elsewhere (not root, no apt-get) it says what will skip and exits 0.
+# them on loopback, as the `ceph` user the packages create) for the S3 tests, pgBackRest for
+# the bench rows, and dpkg-dev (dpkg-shlibdeps) for `npm run package` and its test. Run as root; elsewhere (not root, no apt-get) it says what will skip and exits 0.
 # Installing must leave no Ceph service running: the tests start their own, on their own ports.
 set -euo pipefail
 
-PACKAGES=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime pgbackrest)
-SKIPPING='the S3 tests and the pgBackRest bench rows will skip'
+PACKAGES=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime pgbackrest dpkg-dev)
+SKIPPING='the S3 tests, the Debian package test and the pgBackRest bench rows will skip'
 DAEMONS=' ceph-mon ceph-osd ceph-mgr ceph-mds ceph-crash radosgw '
 
 installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == 'install ok installed' ]]; }

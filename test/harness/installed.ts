@@ -2,7 +2,7 @@
 // the tests' freshBuild or the bench's prebench, rather than a second build under the other tests'
 // feet; `npm pack` without it runs the same `npm run build` first), then `npm install` of the
 // tarball into a new directory (dependencies from npm's cache when it has them, else the
-// registry). For bin-installed.test.ts and the bench's restore row.
+// registry). For bin-installed.test.ts and the bench's restore row; and the Debian package, unpacked.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,4 +31,23 @@ export function installPackage(dir: string): Installed {
   writeFileSync(join(dir, 'package.json'), '{ "name": "walwait-installed", "private": true }\n');
   npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(dir, packed.filename)], dir);
   return { bin: join(dir, 'node_modules', '.bin', 'walwait'), pkg: join(dir, 'node_modules', 'walwait') };
+}
+
+/**
+ * Build the Debian package (lib/build/package-deb.ts, what `npm run package` runs after the build)
+ * into `dir` and unpack it there with dpkg-deb -x, as dpkg would install it but under `dir`: the
+ * packaged launcher finds the runtime beside its tree. Returns the unpacked usr/bin/walwait.
+ */
+export function unpackDebPackage(dir: string): string {
+  chmodSync(dir, 0o755);
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const built = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'build', 'package-deb.js'), '--out', dir], { env, encoding: 'utf8', timeout: 300_000 });
+  const deb = built.stdout.trim().split('\n').pop();
+  if (built.status !== 0 || !deb)
+    throw new Error(`the Debian package was not built (${built.error?.message ?? `exit ${built.status ?? built.signal}`}): ${built.stderr.trim()}`);
+  const root = join(dir, 'root');
+  const x = spawnSync('dpkg-deb', ['-x', deb, root], { encoding: 'utf8' });
+  if (x.status !== 0) throw new Error(`dpkg-deb -x failed (${x.error?.message ?? `exit ${x.status}`}): ${x.stderr.trim()}`);
+  return join(root, 'usr', 'bin', 'walwait');
 }

@@ -11,11 +11,17 @@
 // tarball: test/harness/installed.ts), whose code cache must be found as the clone's is; row 1c,
 // walwait and `node -e 0` with NODE_EXTRA_CA_CERTS set to the system's CA bundle (Node would parse
 // it at every start; bin/walwait's shell part hands it to walwait instead), every other command
-// without it. All are interleaved in a new random order each round, so drift on the machine
-// (other jobs, CPU frequency) hits all of them alike; two warm-up rounds are not counted.
-import { existsSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { installPackage } from '../../harness/installed.js';
+// without it; row 1d, the Debian package's walwait (npm run package, unpacked with dpkg-deb -x:
+// its own Node, the files dpkg installs) against the npm-installed copy, on the first call of a
+// server's run (Node starts: what the package changes) and on later ones. Both Nodes' files are
+// dropped from the page cache first (dd iflag=nocache), to be read back alike: a file just
+// unpacked stays cached as it was written, and that alone started it ~2 ms slower. All are
+// interleaved in a new random order each round, so drift on the machine (other jobs, CPU
+// frequency) hits all of them alike; two warm-up rounds are not counted.
+import { spawnSync } from 'node:child_process';
+import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { installPackage, unpackDebPackage } from '../../harness/installed.js';
 import { makeTempDir, shellQuote } from '../../harness/postgres.js';
 import type { MicroStandby } from '../micro-standby.js';
 import { SEG_BYTES, benchBin, commandEnv, timeShell } from '../proc.js';
@@ -29,7 +35,7 @@ const WARMUP = 2;
 export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 export interface RestorePresent {
-  /** 1, then 1b (installed copy) and 1c (NODE_EXTRA_CA_CERTS) when they could be run. */
+  /** 1, then 1b (installed copy), 1c (NODE_EXTRA_CA_CERTS) and 1d (the Debian package) when they could be run. */
   rows: Row[];
   node: Summary;
   walwait: Summary;
@@ -49,6 +55,21 @@ export async function restorePresentRow(sb: MicroStandby, runs: number): Promise
   } catch (e) {
     notInstalled = (e as Error).message.split('\n')[0] ?? '';
   }
+  let deb: string | undefined;
+  let noDeb = '';
+  try {
+    deb = unpackDebPackage(await makeTempDir('bench-deb'));
+  } catch (e) {
+    noDeb = (e as Error).message.split('\n')[0] ?? '';
+  }
+  if (deb) {
+    const pathNode = (commandEnv().PATH ?? '')
+      .split(delimiter)
+      .map((d) => join(d, 'node'))
+      .find((f) => existsSync(f));
+    for (const runtime of [pathNode, join(dirname(deb), '..', 'lib', 'walwait', 'node')])
+      if (runtime) spawnSync('dd', [`if=${realpathSync(runtime)}`, 'iflag=nocache', 'count=0', 'status=none']);
+  }
   const ca = existsSync(SYSTEM_CA_BUNDLE) ? `NODE_EXTRA_CA_CERTS=${q(SYSTEM_CA_BUNDLE)} ` : undefined;
   const commands = {
     walwait: restoreBy(benchBin()),
@@ -56,13 +77,16 @@ export async function restorePresentRow(sb: MicroStandby, runs: number): Promise
     node: 'node -e 0',
     nodeCopy: nodeCopyCommand(join(sb.archive, sb.segment), TARGET),
     ...(installed ? { installed: restoreBy(installed) } : {}),
+    ...(installed && deb
+      ? { installedFirst: `: >${SHELL_FACTS_FILE}; ${restoreBy(installed)}`, deb: restoreBy(deb), debFirst: `: >${SHELL_FACTS_FILE}; ${restoreBy(deb)}` }
+      : {}),
     ...(ca ? { walwaitCa: `${ca}${restoreBy(benchBin())}`, nodeCa: `${ca}node -e 0` } : {}),
     // The first call after a server start: no facts for bin/walwait's shell part (emptied by a
     // shell builtin), so Node restores and writes them; every other walwait command here is a
     // later call, which the shell part serves.
     walwaitFirst: `: >${SHELL_FACTS_FILE}; ${restoreBy(benchBin())}`,
   };
-  type Key = keyof typeof commands | 'installed' | 'walwaitCa' | 'nodeCa';
+  type Key = keyof typeof commands | 'installed' | 'walwaitCa' | 'nodeCa' | 'installedFirst' | 'deb' | 'debFirst';
   const keys = Object.keys(commands) as Key[];
   const ms = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<Key, number[]>;
   const noRestore = new Set<Key>(['node', 'nodeCa']);
@@ -120,6 +144,31 @@ export async function restorePresentRow(sb: MicroStandby, runs: number): Promise
     });
   } else {
     rows.push({ id: '1b', what: 'restore by an installed copy', walwait: '—', reference: '—', result: `not run: ${notInstalled}`, target: '—', n: '—' });
+  }
+  if (installed && deb) {
+    const df = summarize(ms.debFirst);
+    const inf = summarize(ms.installedFirst);
+    const d = summarize(ms.deb);
+    const i = summarize(ms.installed);
+    rows.push({
+      id: '1d',
+      what: "the same restore by the Debian package's walwait (its own Node): the first call of a server's run (Node) / later calls",
+      walwait: `${fmt(df.median)} / ${fmt(d.median)} ms`,
+      reference: `the npm-installed copy (1b) ${fmt(inf.median)} / ${fmt(i.median)} ms`,
+      result: `package − npm-installed = ${fmt(df.median - inf.median)} / ${fmt(d.median - i.median)} ms`,
+      target: `no slower than the npm-installed copy (within 3 %, this machine's noise between interleaved medians) ${verdict(df.median <= inf.median * 1.03 && d.median <= i.median * 1.03)}`,
+      n: each,
+    });
+  } else {
+    rows.push({
+      id: '1d',
+      what: "restore by the Debian package's walwait",
+      walwait: '—',
+      reference: '—',
+      result: `not run: ${noDeb || notInstalled}`,
+      target: '—',
+      n: '—',
+    });
   }
   if (ca) {
     const wc = summarize(ms.walwaitCa);

@@ -7,7 +7,7 @@
 // (a lock), and never replaces a walwait package someone else installed.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { COMMAND, DOC_DIR, LIB_DIR, UNITS, UNIT_DIR, debArch, debVersion } from '../../lib/build/deb.js';
@@ -67,6 +67,8 @@ async function packageTests(): Promise<void> {
     const installed = sh(`dpkg -i ${shellQuote(deb)}`);
     t.equal(installed.status, 0, `dpkg -i exits 0\n${installed.out}`);
     t.equal(installedVersion(), debVersion(pkg.version), 'dpkg lists it installed');
+    const again = sh(`dpkg -i ${shellQuote(deb)}`);
+    t.equal(again.status, 0, `dpkg -i over itself (an upgrade's steps: prerm upgrade, unpack, configure) exits 0\n${again.out}`);
     t.equal(readlinkSync(COMMAND), '../lib/walwait/bin/walwait', `${COMMAND} is the packaged launcher`);
     for (const unit of UNITS) t.ok(existsSync(join(UNIT_DIR, unit.slice(unit.lastIndexOf('/') + 1))), `the systemd unit ${unit} is installed`);
     for (const doc of ['README.md', 'copyright', 'docs/how-it-works.md', 'examples/walwait.json']) t.ok(existsSync(join(DOC_DIR, doc)), `${DOC_DIR}/${doc}`);
@@ -152,10 +154,14 @@ async function packageTests(): Promise<void> {
       .out.split('\n')
       .map((l) => /\s\.(\/\S*)/.exec(l)?.[1])
       .filter((p): p is string => !!p && p.startsWith(LIB_DIR));
+    // A code cache walwait wrote itself (a restore run as root with other Node flags): prerm removes it.
+    const stray = join(LIB_DIR, 'dist', 'walwait.cjs.0123456789abcdef.v0.0.0.cache');
+    writeFileSync(stray, '');
     const removed = sh('dpkg -r walwait');
     t.equal(removed.status, 0, `dpkg -r exits 0\n${removed.out}`);
     t.equal(sh('dpkg-query -W walwait').status, 1, 'dpkg knows no walwait package any more (no config-files left)');
     for (const p of [COMMAND, LIB_DIR, DOC_DIR, ...UNITS.map((u) => join(UNIT_DIR, u.slice(u.lastIndexOf('/') + 1)))]) t.notOk(existsSync(p), `${p} is gone`);
     t.ok(files.length > 10 && files.every((f) => !existsSync(f)), `none of the package's ${files.length} files under ${LIB_DIR} is left`);
+    t.notOk(existsSync(stray), 'nor a code cache walwait wrote');
   });
 }

@@ -68,7 +68,7 @@ export function checkRestoreCommand(s: Setup): CheckResult {
       return fail(
         name,
         `restore_command runs ${program}, which is not an executable file`,
-        'give the full path of an installed walwait (npm install -g walwait; which walwait)',
+        'give the full path of an installed walwait: /usr/bin/walwait from the Debian package, or what `which walwait` prints',
       );
     }
   }

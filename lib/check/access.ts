@@ -61,4 +61,11 @@ export function blockedFor(path: string, who: Account, want: Want): string | und
   }
 }
 
+/** By mode bits: `who` cannot read the file `path` (a file gone or unreadable to stat: not said). */
+export function fileUnreadableFor(path: string, who: Account): boolean {
+  if (who.uid === 0) return false;
+  const bits = bitsFor(path, who);
+  return bits !== undefined && (bits & 4) === 0;
+}
+
 export const sameAccount = (a: Account | undefined, b: Account | undefined): boolean => a !== undefined && b !== undefined && a.uid === b.uid;

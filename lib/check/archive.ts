@@ -9,7 +9,7 @@ import { describeConflict, timelineConflicts } from '../datadir/timeline-conflic
 import { isArchiveUrl, isS3Url } from '../options/parsers.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, parseLongPageHeader } from '../wal/page-header.js';
 import { parseWalName, type WalName } from '../wal/names.js';
-import { blockedFor, currentAccount, sameAccount, serverAccount } from './access.js';
+import { blockedFor, currentAccount, fileUnreadableFor, sameAccount, serverAccount } from './access.js';
 import { compressedHead } from './archive-head.js';
 import { fail, pass, warn, type CheckResult } from './result.js';
 import type { Setup } from './setup.js';
@@ -110,6 +110,16 @@ export async function checkNewestSegment(s: Setup): Promise<CheckResult> {
     const problem = checkSegment(newest.wal, size, head, s.identity);
     if (problem && INCOMPLETE_CODES.has(problem.code)) return warn(name, `newest ${newest.file}: ${problem.message}`, problem.hint);
     if (problem) return fail(name, `newest ${newest.file}: ${problem.message}`, problem.hint);
+    // Run as another user (often root), the read above proves nothing for the server's: an archive
+    // written 0600 by a primary's user other than the standby's stalls every restore.
+    const server = serverAccount(s.dataDir);
+    if (server && !sameAccount(server, currentAccount()) && fileUnreadableFor(path, server)) {
+      return warn(
+        name,
+        `newest ${newest.file} is from this cluster, but by its mode bits not readable by the server's user (uid ${server.uid}): walwait would wait on it`,
+        `let that user read the archived files (chmod g+r with a shared group, or o+r), and have the primary archive them so (walwait push --archive-mode 0640)`,
+      );
+    }
     const id = s.identity.systemId === undefined ? ' (no pg_control to compare with)' : `, system identifier ${s.identity.systemId} as in pg_control`;
     return s.identity.systemId === undefined
       ? warn(name, `newest ${newest.file} looks like WAL${id}`, "run walwait check on the standby's data directory (-D DIR)")

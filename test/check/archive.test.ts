@@ -39,6 +39,21 @@ t.test(
   },
 );
 
+t.test(
+  'the server user must be able to read the archived files (mode bits): an old archive written 0600',
+  { skip: process.getuid?.() !== 0 && 'needs root, to own the data directory as another user' },
+  async (t) => {
+    const { s, setup } = await setupFor('../archive');
+    const { chownSync } = await import('node:fs');
+    chownSync(s.data, 65534, 65534);
+    s.put(SEGMENT, segmentBytes());
+    chmodSync(join(s.archive, SEGMENT), 0o600); // root's, as a primary running as another user would leave it
+    t.match(await checkNewestSegment(setup), { status: 'warn', message: /not readable by the server's user \(uid 65534\)/, fix: /--archive-mode 0640/ });
+    chmodSync(join(s.archive, SEGMENT), 0o644);
+    t.match(await checkNewestSegment(setup), { status: 'pass' });
+  },
+);
+
 t.test('newest segment: chosen by position, then timeline', async (t) => {
   t.equal(
     newestSegment(['000000010000000000000003', '000000020000000000000002', '000000010000000000000004.zst', 'x.tmp', '00000002.history'])?.file,

@@ -8,7 +8,7 @@
 import t from 'tap';
 import { forEachMajor } from '../harness/per-major.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { copyFile, readdir, rename } from 'node:fs/promises';
+import { copyFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compressFile } from '../../lib/archive/codecs.js';
 import { atomicArchiveCommand, chownToRunAs, waitUntil } from '../harness/postgres.js';
@@ -157,7 +157,17 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     // without a restart (in archive recovery it keeps the timeline it started on until restarted).
     const b = await makeWalwaitStandby(p, archive, `pf-tlB${major}`, { extraArgs: '--log-level debug', signal: 'standby' });
     for (const sb of [a, b]) t.teardown(() => sb.server.stop('immediate'));
+    // In standby mode walwait answers "not found" after --standby-wait (1 s), and PostgreSQL 14+
+    // asks nothing more while its replay is paused. So B's calls wait long (walwait.json, read
+    // at every call) until the segments are there: the pause below takes effect only once the
+    // call waiting for the first of them has restored it and started the worker.
+    const holdOpen = join(b.server.dataDir, 'walwait.json');
+    await writeFile(holdOpen, JSON.stringify({ 'standby-wait': 600 }));
+    await chownToRunAs(holdOpen);
     await startCaughtUp(await count(p), a, b);
+    await waitUntil(() => walwaitProcesses(b.archive).some((w) => /^[0-9A-F]{24}$/.test(w.walfile ?? '')), {
+      what: "B's restore command waiting for the next segment",
+    });
     // B's replay paused while it waits for the first of them; then all arrive in its archive.
     await b.server.query('select pg_wal_replay_pause()');
     const segments: string[] = [];
@@ -174,6 +184,7 @@ forEachMajor(t, PER_MAJOR_MS, async (t, major) => {
     for (let i = 0; i < 2; i++) await commitSegment(a.server, archive, 20);
     const expected = await count(a.server);
     await b.ship(); // timeline 2: 00000002.history and A's segments
+    await rm(holdOpen); // "not found" after 1 s again: how B learns that timeline 1 ends
     await b.server.query('select pg_wal_replay_resume()');
     await waitUntil(async () => (await count(b.server)) === expected, { what: `B to replay A's timeline 2 rows (${expected})`, timeoutMs: 60_000 });
     t.pass(`B replayed every row of both timelines (${expected})`);

@@ -33,21 +33,25 @@ export function installPackage(dir: string): Installed {
   return { bin: join(dir, 'node_modules', '.bin', 'walwait'), pkg: join(dir, 'node_modules', 'walwait') };
 }
 
-/**
- * Build the Debian package (lib/build/package-deb.ts, what `npm run package` runs after the build)
- * into `dir` and unpack it there with dpkg-deb -x, as dpkg would install it but under `dir`: the
- * packaged launcher finds the runtime beside its tree. Returns the unpacked usr/bin/walwait.
- */
-export function unpackDebPackage(dir: string): string {
-  chmodSync(dir, 0o755);
+/** Build the Debian package (lib/build/package-deb.ts, what `npm run package` runs after the build) into `dir`; returns its path. */
+export function buildDebPackage(dir: string): string {
   const env = { ...process.env };
-  delete env.NODE_OPTIONS;
+  delete env.NODE_OPTIONS; // tap's loaders
   const built = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'build', 'package-deb.js'), '--out', dir], { env, encoding: 'utf8', timeout: 300_000 });
   const deb = built.stdout.trim().split('\n').pop();
   if (built.status !== 0 || !deb)
     throw new Error(`the Debian package was not built (${built.error?.message ?? `exit ${built.status ?? built.signal}`}): ${built.stderr.trim()}`);
+  return deb;
+}
+
+/**
+ * The Debian package built into `dir` and unpacked there with dpkg-deb -x, as dpkg would install it
+ * but under `dir`: the packaged launcher finds the runtime beside its tree. Returns usr/bin/walwait.
+ */
+export function unpackDebPackage(dir: string): string {
+  chmodSync(dir, 0o755);
   const root = join(dir, 'root');
-  const x = spawnSync('dpkg-deb', ['-x', deb, root], { encoding: 'utf8' });
+  const x = spawnSync('dpkg-deb', ['-x', buildDebPackage(dir), root], { encoding: 'utf8' });
   if (x.status !== 0) throw new Error(`dpkg-deb -x failed (${x.error?.message ?? `exit ${x.status}`}): ${x.stderr.trim()}`);
   return join(root, 'usr', 'bin', 'walwait');
 }

@@ -116,8 +116,8 @@ export async function checkNewestSegment(s: Setup): Promise<CheckResult> {
     if (server && !sameAccount(server, currentAccount()) && fileUnreadableFor(path, server)) {
       return warn(
         name,
-        `newest ${newest.file} is from this cluster, but by its mode bits not readable by the server's user (uid ${server.uid}): walwait would wait on it`,
-        `let that user read the archived files (chmod g+r with a shared group, or o+r), and have the primary archive them so (walwait push --archive-mode 0640)`,
+        `newest ${newest.file} is, by its mode bits, not readable by the server's user (uid ${server.uid}): walwait would wait on it`,
+        'let that user read the archived files (chmod g+r with a shared group, or o+r), and have the primary archive them so (walwait push --archive-mode 0640)',
       );
     }
     const id = s.identity.systemId === undefined ? ' (no pg_control to compare with)' : `, system identifier ${s.identity.systemId} as in pg_control`;

@@ -48,7 +48,11 @@ t.test(
     chownSync(s.data, 65534, 65534);
     s.put(SEGMENT, segmentBytes());
     chmodSync(join(s.archive, SEGMENT), 0o600); // root's, as a primary running as another user would leave it
-    t.match(await checkNewestSegment(setup), { status: 'warn', message: /not readable by the server's user \(uid 65534\)/, fix: /--archive-mode 0640/ });
+    t.match(await checkNewestSegment(setup), {
+      status: 'warn',
+      message: /by its mode bits, not readable by the server's user \(uid 65534\)/,
+      fix: /--archive-mode 0640/,
+    });
     chmodSync(join(s.archive, SEGMENT), 0o644);
     t.match(await checkNewestSegment(setup), { status: 'pass' });
   },

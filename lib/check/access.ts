@@ -69,3 +69,9 @@ export function fileUnreadableFor(path: string, who: Account): boolean {
 }
 
 export const sameAccount = (a: Account | undefined, b: Account | undefined): boolean => a !== undefined && b !== undefined && a.uid === b.uid;
+
+/** The server's user when check runs as another (often root): what it may do is then judged from the mode bits. */
+export function otherServerAccount(dataDir: string): Account | undefined {
+  const server = serverAccount(dataDir);
+  return server && !sameAccount(server, currentAccount()) ? server : undefined;
+}

@@ -9,7 +9,7 @@ import { describeConflict, timelineConflicts } from '../datadir/timeline-conflic
 import { isArchiveUrl, isS3Url } from '../options/parsers.js';
 import { checkSegment, INCOMPLETE_CODES, LONG_PAGE_HEADER_SIZE, parseLongPageHeader } from '../wal/page-header.js';
 import { parseWalName, type WalName } from '../wal/names.js';
-import { blockedFor, currentAccount, fileUnreadableFor, sameAccount, serverAccount } from './access.js';
+import { blockedFor, fileUnreadableFor, otherServerAccount } from './access.js';
 import { compressedHead } from './archive-head.js';
 import { fail, pass, warn, type CheckResult } from './result.js';
 import type { Setup } from './setup.js';
@@ -37,8 +37,8 @@ export async function checkArchiveReadable(s: Setup): Promise<CheckResult | unde
     const st = await stat(dir);
     if (!st.isDirectory()) return fail(name, `${where} is not a directory`, '--archive must name the directory the primary archives into');
     const entries = await readdir(dir);
-    const server = serverAccount(s.dataDir);
-    const blocked = server && !sameAccount(server, currentAccount()) ? blockedFor(dir, server, 'read-dir') : undefined;
+    const server = otherServerAccount(s.dataDir);
+    const blocked = server ? blockedFor(dir, server, 'read-dir') : undefined;
     if (blocked) {
       return warn(
         name,
@@ -112,8 +112,8 @@ export async function checkNewestSegment(s: Setup): Promise<CheckResult> {
     if (problem) return fail(name, `newest ${newest.file}: ${problem.message}`, problem.hint);
     // Run as another user (often root), the read above proves nothing for the server's: an archive
     // written 0600 by a primary's user other than the standby's stalls every restore.
-    const server = serverAccount(s.dataDir);
-    if (server && !sameAccount(server, currentAccount()) && fileUnreadableFor(path, server)) {
+    const server = otherServerAccount(s.dataDir);
+    if (server && fileUnreadableFor(path, server)) {
       return warn(
         name,
         `newest ${newest.file} is, by its mode bits, not readable by the server's user (uid ${server.uid}): walwait would wait on it`,

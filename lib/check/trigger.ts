@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { readServerSetting } from '../datadir/settings.js';
 import { describeError } from '../errors.js';
 import { readTrigger, staleReason } from '../trigger.js';
-import { blockedFor, currentAccount, currentUserDenied, sameAccount, serverAccount } from './access.js';
+import { blockedFor, currentUserDenied, otherServerAccount } from './access.js';
 import { parseWalwaitCommand, shellWords } from '../datadir/restore-command.js';
 import { fail, pass, warn, type CheckResult } from './result.js';
 import type { Setup } from './setup.js';
@@ -26,8 +26,8 @@ export function checkTriggerDirectory(s: Setup): CheckResult {
       `create ${dir} and let the operator's user write it, or choose another --trigger path`,
     );
   }
-  const server = serverAccount(s.dataDir);
-  const blocked = server && !sameAccount(server, currentAccount()) ? blockedFor(dir, server, 'write-dir') : undefined;
+  const server = otherServerAccount(s.dataDir);
+  const blocked = server ? blockedFor(dir, server, 'write-dir') : undefined;
   if (blocked) {
     return warn(
       name,

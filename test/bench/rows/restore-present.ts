@@ -19,8 +19,9 @@
 // interleaved in a new random order each round, so drift on the machine (other jobs, CPU
 // frequency) hits all of them alike; two warm-up rounds are not counted.
 import { spawnSync } from 'node:child_process';
-import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { nodeFiles } from '../../harness/hidden-node.js';
 import { installPackage, unpackDebPackage } from '../../harness/installed.js';
 import { makeTempDir, shellQuote } from '../../harness/postgres.js';
 import type { MicroStandby } from '../micro-standby.js';
@@ -63,12 +64,8 @@ export async function restorePresentRow(sb: MicroStandby, runs: number): Promise
     noDeb = (e as Error).message.split('\n')[0] ?? '';
   }
   if (deb) {
-    const pathNode = (commandEnv().PATH ?? '')
-      .split(delimiter)
-      .map((d) => join(d, 'node'))
-      .find((f) => existsSync(f));
-    for (const runtime of [pathNode, join(dirname(deb), '..', 'lib', 'walwait', 'node')])
-      if (runtime) spawnSync('dd', [`if=${realpathSync(runtime)}`, 'iflag=nocache', 'count=0', 'status=none']);
+    for (const runtime of [...nodeFiles(commandEnv().PATH ?? ''), join(dirname(deb), '..', 'lib', 'walwait', 'node')])
+      spawnSync('dd', [`if=${runtime}`, 'iflag=nocache', 'count=0', 'status=none']);
   }
   const ca = existsSync(SYSTEM_CA_BUNDLE) ? `NODE_EXTRA_CA_CERTS=${q(SYSTEM_CA_BUNDLE)} ` : undefined;
   const commands = {
